@@ -1,0 +1,83 @@
+/**
+ * The read interface over checkpoint tensors, independent of the file format.
+ *
+ * @module
+ */
+
+/** Element types found in checkpoints. */
+export type TensorDtype = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I8" | "U8" | "BOOL";
+
+/** Name, element type and shape of one stored tensor. */
+export interface TensorInfo {
+  name: string;
+  dtype: TensorDtype;
+  shape: number[];
+}
+
+/** A set of named tensors that can be read as float32. */
+export interface TensorStore {
+  /** All tensor names, sorted. */
+  names(): string[];
+  /** Info for `name`, or `undefined` when absent. */
+  info(name: string): TensorInfo | undefined;
+  /**
+   * Reads a floating-point tensor as float32. Throws an error naming the tensor and the file
+   * when it is absent, or when `expectedShape` is given and differs.
+   */
+  getF32(name: string, expectedShape?: readonly number[]): Float32Array;
+  /** Releases open files. */
+  close(): void;
+}
+
+/** An in-memory {@link TensorStore}, for tests and for models built in code. */
+export class MemoryTensorStore implements TensorStore {
+  #tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+
+  /** Adds (or replaces) a float32 tensor. */
+  set(name: string, shape: readonly number[], data: Float32Array): this {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== data.length) {
+      throw new Error(`tensor ${name}: shape [${shape}] needs ${size} values, got ${data.length}`);
+    }
+    this.#tensors.set(name, { shape: [...shape], data });
+    return this;
+  }
+
+  /** @inheritdoc */
+  names(): string[] {
+    return [...this.#tensors.keys()].sort();
+  }
+
+  /** @inheritdoc */
+  info(name: string): TensorInfo | undefined {
+    const t = this.#tensors.get(name);
+    return t && { name, dtype: "F32", shape: [...t.shape] };
+  }
+
+  /** @inheritdoc */
+  getF32(name: string, expectedShape?: readonly number[]): Float32Array {
+    const t = this.#tensors.get(name);
+    if (!t) throw new Error(`tensor ${name} is missing from the in-memory store`);
+    checkShape(name, "memory", t.shape, expectedShape);
+    return t.data;
+  }
+
+  /** @inheritdoc */
+  close(): void {}
+}
+
+/** Throws a readable error when `actual` differs from `expected` (if given). */
+export function checkShape(
+  name: string,
+  where: string,
+  actual: readonly number[],
+  expected?: readonly number[],
+): void {
+  if (!expected) return;
+  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
+    throw new Error(
+      `tensor ${name} in ${where} has shape [${actual}], but the config implies [${expected}]; ` +
+        `the checkpoint does not match its config.json`,
+    );
+  }
+}

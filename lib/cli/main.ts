@@ -1,0 +1,54 @@
+/**
+ * Entry point of `deno task prefixkv`: dispatches to one command module per sub-command.
+ *
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {};
+
+function overview(): string {
+  const names = Object.keys(COMMANDS).sort();
+  return [
+    "prefixkv — KV-cache retention for vision-language models (PrefixKV and baselines)",
+    "",
+    "Usage: deno task prefixkv <command> [options]   (add --help to any command)",
+    "",
+    "Commands:",
+    ...names.map((n) => `  ${n}`),
+  ].join("\n");
+}
+
+/** Runs the CLI with `args` and resolves to the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(overview());
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(
+      `prefixkv: unknown command "${name}". Known: ${Object.keys(COMMANDS).sort().join(", ")}`,
+    );
+    return 2;
+  }
+  const { command } = await load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    // Known input problems are reported in one line; anything else keeps its stack for bug reports.
+    const e = err as Error;
+    const known = e?.name === "UsageError" || e?.name === "CheckpointError" ||
+      e?.name === "InputError";
+    console.error(`prefixkv ${name}: ${known ? e.message : (e?.stack ?? String(err))}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,16 @@
+/**
+ * Error types for bad input. Their messages name the file or field and the fix, and the CLI
+ * prints them without a stack trace.
+ *
+ * @module
+ */
+
+/** A checkpoint file or config field is missing, malformed or unsupported. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+/** A user-supplied input (image, prompt, token ids, budget, scores, …) is unusable. */
+export class InputError extends Error {
+  override name = "InputError";
+}
