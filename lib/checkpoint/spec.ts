@@ -65,8 +65,11 @@ export interface ProjectorSpec {
 
 /** Image preprocessing as `CLIPImageProcessor` + LLaVA's aspect mode would do it. */
 export interface ImageProcessorSpec {
-  /** Shortest edge after resize. */
+  /** Shortest edge after resize (aspect ratio kept), unless `resizeHeight`/`resizeWidth` are set. */
   resizeShortestEdge: number;
+  /** Exact output size of the resize (`size: {height, width}`); overrides the shortest edge. */
+  resizeHeight?: number;
+  resizeWidth?: number;
   cropHeight: number;
   cropWidth: number;
   rescaleFactor: number;

@@ -6,7 +6,11 @@
 import type { Command } from "./command.ts";
 
 /** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {};
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  generate: () => import("./generate.ts"),
+  scenes: () => import("./scenes.ts"),
+  search: () => import("./search.ts"),
+};
 
 function overview(): string {
   const names = Object.keys(COMMANDS).sort();

@@ -1,0 +1,114 @@
+/**
+ * Loads a checkpoint directory: config → {@link ModelSpec}, weights as one lazy
+ * {@link TensorStore} (the original LLaVA's separate CLIP tower mounted under `vision_tower.`),
+ * tokenizer, prompt format and image preprocessing, with every required tensor checked.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { CheckpointError } from "../errors.ts";
+import { type ChatFormat, defaultChatFormat } from "./chat.ts";
+import {
+  aspectModeOf,
+  detectLayout,
+  embedsVisionTower,
+  MOUNTED_TOWER_PREFIX,
+  parseModelConfig,
+  readJsonFile,
+  resolveVisionTowerDir,
+} from "./config.ts";
+import { validateTensors } from "./expected_tensors.ts";
+import { defaultImageProcessor, parseImageProcessorConfig } from "./image.ts";
+import { CompositeTensorStore, openCheckpointTensors } from "./safetensors.ts";
+import type { ImageProcessorSpec, ModelSpec } from "./spec.ts";
+import type { TensorStore } from "./tensor_store.ts";
+import { TextTokenizer } from "./tokenizer.ts";
+
+/** Everything read from a checkpoint directory. Call `tensors.close()` when done. */
+export interface LoadedCheckpoint {
+  dir: string;
+  spec: ModelSpec;
+  /** All weights, tower included; names as in `spec` (prefixes, projector, LM head). */
+  tensors: TensorStore;
+  tokenizer: TextTokenizer;
+  chatFormat: ChatFormat;
+  /** Image preprocessing (LLaVA only). */
+  imageProcessor?: ImageProcessorSpec;
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadOptions {
+  /** Check every required tensor's presence and shape up front (default true). */
+  validate?: boolean;
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function chatTemplateFile(dir: string): string | undefined {
+  const path = join(dir, "chat_template.json");
+  if (!fileExists(path)) return undefined;
+  const t = (readJsonFile(path, "chat template") as { chat_template?: unknown }).chat_template;
+  return typeof t === "string" ? t : undefined;
+}
+
+/**
+ * Loads `dir` (llava-hf, original LLaVA-1.5 or LLaMA layout). Throws {@link CheckpointError}s
+ * that name the file or field at fault.
+ */
+export function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<LoadedCheckpoint> {
+  // Synchronous inside (lazy file reads); async in signature so callers need not change if
+  // loading ever streams.
+  return Promise.resolve().then(() => loadCheckpointSync(dir, opts));
+}
+
+/** Synchronous {@link loadCheckpoint}. */
+export function loadCheckpointSync(dir: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  const configPath = join(dir, "config.json");
+  if (!fileExists(configPath)) {
+    throw new CheckpointError(
+      `${configPath}: config.json not found; ${dir} is not a Hugging Face model directory`,
+    );
+  }
+  const config = readJsonFile(configPath, "model config");
+  const layout = detectLayout(config, configPath);
+  const own = openCheckpointTensors(dir);
+  let tensors: TensorStore = own;
+  try {
+    let towerDir: string | undefined;
+    if (layout === "llava-original") {
+      towerDir = resolveVisionTowerDir(config, dir, configPath);
+      if (!embedsVisionTower(own.names())) {
+        tensors = new CompositeTensorStore().add(own).add(
+          openCheckpointTensors(towerDir),
+          MOUNTED_TOWER_PREFIX,
+        );
+      }
+    }
+    const spec = parseModelConfig(config, dir, own.names(), configPath);
+    if (opts.validate ?? true) validateTensors(spec, tensors, dir);
+    const tokenizer = TextTokenizer.load(dir);
+    const tokens = { bosToken: tokenizer.bosToken, eosToken: tokenizer.eosToken };
+    const chatFormat: ChatFormat = layout === "llava-original"
+      ? { kind: "llava_v1" }
+      : defaultChatFormat(spec, tokenizer.chatTemplate ?? chatTemplateFile(dir), tokens);
+    let imageProcessor: ImageProcessorSpec | undefined;
+    if (spec.vision) {
+      const aspect = aspectModeOf(config);
+      const pre = join(towerDir ?? dir, "preprocessor_config.json");
+      imageProcessor = fileExists(pre)
+        ? parseImageProcessorConfig(readJsonFile(pre, "image processor config"), aspect, pre)
+        : defaultImageProcessor(spec.vision.imageSize, aspect);
+    }
+    return { dir, spec, tensors, tokenizer, chatFormat, imageProcessor };
+  } catch (err) {
+    tensors.close();
+    throw err;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Writes the safetensors format: an 8-byte little-endian header length, a JSON header (padded
+ * with spaces to a multiple of 8 bytes) mapping each tensor name to its dtype, shape and byte
+ * range, then the raw little-endian tensor data. Used to build test checkpoints and to save
+ * models made in code; values are given as float32 and converted on write.
+ *
+ * @module
+ */
+
+/** Element types this writer can produce from float32 values. */
+export type WritableDtype = "F32" | "F16" | "BF16";
+
+/** One tensor to write. `data` holds the values as float32, row-major. */
+export interface TensorToWrite {
+  name: string;
+  dtype: WritableDtype;
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+const BYTES_PER_ELEMENT: Record<WritableDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+// Shared scratch for reinterpreting float32 bits.
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** Bits of the float32 nearest `x` (the value is first rounded to float32). */
+function f32Bits(x: number): number {
+  f32Scratch[0] = x;
+  return u32Scratch[0];
+}
+
+/** Float32 with the given bits. */
+function f32FromBits(bits: number): number {
+  u32Scratch[0] = bits >>> 0;
+  return f32Scratch[0];
+}
+
+/**
+ * IEEE binary16 bits of `x` (taken as float32 first), rounding to nearest, ties to even.
+ * Overflow gives ±Infinity, tiny values become subnormals or ±0, NaN stays a quiet NaN.
+ */
+export function f32ToF16Bits(x: number): number {
+  const bits = f32Bits(x);
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  const mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 127 + 15; // exponent re-biased for half precision
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half: value = m · 2^-24, so the 24-bit significand shifts right by 14 - e.
+    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
+    const significand = mant | 0x800000;
+    const shift = 14 - e;
+    let m = significand >>> shift;
+    const rest = significand & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (m & 1) === 1)) m++; // may carry into the first normal
+    return sign | m;
+  }
+  let h = sign | (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
+  return h;
+}
+
+/** The value of IEEE binary16 bits. */
+export function f16BitsToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant !== 0 ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** bfloat16 bits of `x` (taken as float32 first), rounding to nearest, ties to even. */
+export function f32ToBf16Bits(x: number): number {
+  const bits = f32Bits(x);
+  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0) {
+    return (bits >>> 16) | 0x40; // keep NaN a (quiet) NaN even if its payload sits in the low half
+  }
+  const lsb = (bits >>> 16) & 1;
+  return Math.floor((bits + 0x7fff + lsb) / 0x10000) & 0xffff;
+}
+
+/** The value of bfloat16 bits. */
+export function bf16BitsToF32(b: number): number {
+  return f32FromBits((b & 0xffff) << 16);
+}
+
+/** `x` rounded to the nearest value representable in `dtype` (what a write then read gives). */
+export function roundToDtype(x: number, dtype: WritableDtype): number {
+  switch (dtype) {
+    case "F32":
+      return Math.fround(x);
+    case "F16":
+      return f16BitsToF32(f32ToF16Bits(x));
+    case "BF16":
+      return bf16BitsToF32(f32ToBf16Bits(x));
+  }
+}
+
+/**
+ * Encodes tensors as one safetensors file. Tensors are laid out in name order; `metadata`
+ * becomes the header's `__metadata__` string map.
+ */
+export function encodeSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const t = sorted[i];
+    if (i > 0 && t.name === sorted[i - 1].name) throw new Error(`duplicate tensor name ${t.name}`);
+    if (t.name === "__metadata__") throw new Error(`"__metadata__" cannot name a tensor`);
+    if (!(t.dtype in BYTES_PER_ELEMENT)) throw new Error(`tensor ${t.name}: bad dtype ${t.dtype}`);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (size !== t.data.length) {
+      throw new Error(
+        `tensor ${t.name}: shape [${t.shape}] needs ${size} values, got ${t.data.length}`,
+      );
+    }
+    const bytes = size * BYTES_PER_ELEMENT[t.dtype];
+    header[t.name] = {
+      dtype: t.dtype,
+      shape: [...t.shape],
+      data_offsets: [offset, offset + bytes],
+    };
+    offset += bytes;
+  }
+
+  let json = JSON.stringify(header);
+  const jsonBytesLength = new TextEncoder().encode(json).length;
+  json += " ".repeat((8 - (jsonBytesLength % 8)) % 8); // readers may rely on 8-byte alignment
+  const headerBytes = new TextEncoder().encode(json);
+
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const t of sorted) {
+    for (const x of t.data) {
+      if (t.dtype === "F32") {
+        view.setFloat32(at, x, true);
+        at += 4;
+      } else {
+        view.setUint16(at, t.dtype === "F16" ? f32ToF16Bits(x) : f32ToBf16Bits(x), true);
+        at += 2;
+      }
+    }
+  }
+  return out;
+}
+
+/** Writes tensors to `path` as a safetensors file (see {@link encodeSafetensors}). */
+export async function writeSafetensors(
+  path: string,
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await Deno.writeFile(path, encodeSafetensors(tensors, metadata));
+}

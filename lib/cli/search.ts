@@ -1,0 +1,123 @@
+/**
+ * `prefixkv search`: PrefixKV's global prefix search on a file of per-layer importances, with
+ * the reference's semantics (what its `--profile` mode would evict for that sample).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Command, UsageError } from "./command.ts";
+import { InputError } from "../errors.ts";
+import { budgetOfEvictRatio } from "../prefix/budget.ts";
+import { prefixSearch } from "../prefix/search.ts";
+
+const help = `Usage: deno task prefixkv search --scores FILE (--budget B | --ratio R) [options]
+
+Runs PrefixKV's bisection on p for one sample and prints a JSON object with the per-layer
+evictions after rescale and floor (evict), kept counts (keep), p, iterations and convergence.
+
+Options:
+  --scores FILE      JSON array of L arrays of N non-negative importances (one per layer)
+  --budget B         fraction of the KV KEPT, in (0, 1] (preferred)
+  --ratio R          the reference's --ratio: fraction EVICTED, in [0, 1) (budget = 1 − R)
+  --start-size S     leading positions always kept (default 1, as the reference's evaluation)
+  --tolerance T      stop within T tokens of the target, over all layers (default 5)
+  --max-iterations I bisection cap (default 100)
+  --json             print the JSON on one line (default: indented)`;
+
+/** The `search` command. */
+export const command: Command = {
+  name: "search",
+  summary: "PrefixKV global prefix search on a JSON file of per-layer importances",
+  help,
+  async run(args: string[]): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          scores: { type: "string" },
+          budget: { type: "string" },
+          ratio: { type: "string" },
+          "start-size": { type: "string" },
+          tolerance: { type: "string" },
+          "max-iterations": { type: "string" },
+          json: { type: "boolean" },
+        },
+      }));
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}\n\n${help}`);
+    }
+    if (!values.scores) throw new UsageError(`--scores FILE is required\n\n${help}`);
+    if ((values.budget === undefined) === (values.ratio === undefined)) {
+      throw new UsageError(`give exactly one of --budget (fraction kept) or --ratio (evicted)`);
+    }
+    const budget = values.budget !== undefined
+      ? number(values.budget, "--budget")
+      : budgetOfEvictRatio(number(values.ratio!, "--ratio"));
+    const importance = await readScores(values.scores);
+    const result = prefixSearch(importance, {
+      budget,
+      startSize: values["start-size"] === undefined
+        ? undefined
+        : integer(values["start-size"], "--start-size"),
+      tolerance: values.tolerance === undefined
+        ? undefined
+        : number(values.tolerance, "--tolerance"),
+      maxIterations: values["max-iterations"] === undefined
+        ? undefined
+        : integer(values["max-iterations"], "--max-iterations"),
+    });
+    const out = {
+      budget: result.budget,
+      ratio: result.evictRatio,
+      layers: result.numLayers,
+      promptLength: result.promptLength,
+      startSize: result.startSize,
+      p: result.p,
+      iterations: result.iterations,
+      converged: result.converged,
+      target: result.target,
+      evictBeforeRescale: result.evictBeforeRescale,
+      evict: result.evict,
+      keep: result.keep,
+      evictRatios: result.evictRatios,
+    };
+    console.log(values.json ? JSON.stringify(out) : JSON.stringify(out, null, 2));
+    return 0;
+  },
+};
+
+function number(text: string, flag: string): number {
+  const v = Number(text);
+  if (text.trim() === "" || !Number.isFinite(v)) {
+    throw new UsageError(`${flag} expects a number, got "${text}"`);
+  }
+  return v;
+}
+
+function integer(text: string, flag: string): number {
+  const v = number(text, flag);
+  if (!Number.isInteger(v)) throw new UsageError(`${flag} expects an integer, got "${text}"`);
+  return v;
+}
+
+async function readScores(path: string): Promise<number[][]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new InputError(`${path}: cannot read scores (${(e as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(data) || !data.every(Array.isArray)) {
+    throw new InputError(`${path}: expected a JSON array of per-layer arrays of scores`);
+  }
+  return data as number[][];
+}

@@ -1,0 +1,224 @@
+/**
+ * The LLaMA decoder as one ONNX graph that serves prefill and decode alike.
+ *
+ * Inputs: `inputs_embeds [1, T, D]` (float32), `position_ids [1, T]` (int64) and, per layer `l`,
+ * `past_key_l` / `past_value_l` `[1, P_l, kvHeads, headDim]` — token-major like
+ * {@link KvCache}'s buffers, each `P_l` an independent symbolic dimension that may be 0, so
+ * per-layer caches of different lengths are fed without padding or copies.
+ *
+ * Outputs: `logits [1, T, V]` (or `[1, 1, V]` for the last position only), `new_key_l` /
+ * `new_value_l` `[1, T, kvHeads, headDim]` — only the new entries, keys already rotated; the
+ * runtime appends them to the cache. The `importance` variant adds `importance_l [1, P_l + T]`
+ * (attention averaged over heads, summed over the T queries); the `matrices` variant adds that
+ * and `attention_l [1, T, P_l + T]` (head-averaged matrices). Variants are separate graphs, so
+ * a run that needs no attention computes none of these reductions.
+ *
+ * Numerics follow Hugging Face `LlamaModel` in float32: RMSNorm, RoPE from `position_ids` with
+ * the `rotate_half` convention (linear `rope_scaling` divides positions by the factor), grouped
+ * query attention without repeating keys (queries of a KV group are stacked as
+ * `[1, kvHeads, T·groups, headDim]`), a causal mask over the new tokens with every past entry
+ * visible (query i sees keys j ≤ P_l + i), softmax, SiLU MLP, final norm and LM head.
+ *
+ * @module
+ */
+import type { LlamaSpec } from "../checkpoint/spec.ts";
+import type { TensorStore } from "../checkpoint/tensor_store.ts";
+import { GraphBuilder } from "./onnx_builder.ts";
+import { linear, rmsNorm, silu } from "./layers.ts";
+
+/** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
+export const LLAMA_GRAPH_VERSION = 1;
+
+/** Which attention summaries the graph outputs. */
+export type AttentionOutputs = "none" | "importance" | "matrices";
+
+/** Graph variant of the decoder. */
+export interface LlamaGraphOptions {
+  /** Attention outputs (default `"none"`). */
+  attention?: AttentionOutputs;
+  /** `"all"` positions' logits (default) or only the `"last"` one (long prefills). */
+  logits?: "all" | "last";
+}
+
+/** Graph input/output names of layer `l`. */
+export const llamaNames = {
+  pastKey: (l: number): string => `past_key_${l}`,
+  pastValue: (l: number): string => `past_value_${l}`,
+  newKey: (l: number): string => `new_key_${l}`,
+  newValue: (l: number): string => `new_value_${l}`,
+  importance: (l: number): string => `importance_${l}`,
+  attention: (l: number): string => `attention_${l}`,
+} as const;
+
+/** Weight names of layer `l` under the decoder's prefix (Hugging Face layout). */
+export function llamaLayerWeights(spec: LlamaSpec, l: number) {
+  const p = `${spec.prefix}layers.${l}.`;
+  return {
+    q: `${p}self_attn.q_proj.weight`,
+    k: `${p}self_attn.k_proj.weight`,
+    v: `${p}self_attn.v_proj.weight`,
+    o: `${p}self_attn.o_proj.weight`,
+    gate: `${p}mlp.gate_proj.weight`,
+    up: `${p}mlp.up_proj.weight`,
+    down: `${p}mlp.down_proj.weight`,
+    inputNorm: `${p}input_layernorm.weight`,
+    postNorm: `${p}post_attention_layernorm.weight`,
+  };
+}
+
+/** RoPE inverse frequencies `1 / θ^(2i/d)` for `i < d/2`, as float32 like the reference. */
+export function ropeInvFreq(spec: LlamaSpec): Float32Array {
+  const half = spec.headDim / 2;
+  return Float32Array.from({ length: half }, (_, i) => 1 / spec.ropeTheta ** ((2 * i) / spec.headDim));
+}
+
+/** Builds the decoder graph of `spec` with weights read from `tensors`. */
+export function buildLlamaGraph(
+  spec: LlamaSpec,
+  tensors: TensorStore,
+  options: LlamaGraphOptions = {},
+): GraphBuilder {
+  const attention = options.attention ?? "none";
+  const lastOnly = options.logits === "last";
+  const D = spec.hiddenSize;
+  const H = spec.numHeads;
+  const kvH = spec.numKvHeads;
+  const hd = spec.headDim;
+  const I = spec.intermediateSize;
+  const V = spec.vocabSize;
+  if (H % kvH !== 0) throw new Error(`LlamaSpec: numHeads ${H} is not a multiple of numKvHeads ${kvH}`);
+  if (hd % 2 !== 0) throw new Error(`LlamaSpec: headDim ${hd} must be even for RoPE`);
+  const G = H / kvH;
+
+  const g = new GraphBuilder(`llama-${attention}-${lastOnly ? "last" : "all"}`);
+  const embeds = g.input("inputs_embeds", "float32", [1, "T", D]);
+  const positionIds = g.input("position_ids", "int64", [1, "T"]);
+  const zero = g.constI64(0, []);
+  const one = g.constI64(1, []);
+
+  let h = g.op("Reshape", [embeds, g.constI64([-1, D])]); // [T, D]
+  const T1 = g.op("Shape", [embeds], { start: 1, end: 2 }); // [1]
+  const T = g.op("Squeeze", [T1, g.constI64([0])]); // scalar
+
+  // RoPE angles, shared by all layers: [T, 1, hd/2] so they broadcast over heads.
+  let pos = g.op("Cast", [g.op("Reshape", [positionIds, g.constI64([-1])])], { to: 1 });
+  if (spec.ropeScaling?.type === "linear") {
+    pos = g.op("Div", [pos, g.constF32(spec.ropeScaling.factor, [])]);
+  }
+  const invFreq = g.constF32(ropeInvFreq(spec));
+  const angles = g.op("Unsqueeze", [
+    g.op("Mul", [g.op("Unsqueeze", [pos, g.constI64([1])]), invFreq]),
+    g.constI64([1]),
+  ]);
+  const cos = g.op("Cos", [angles]);
+  const sin = g.op("Sin", [angles]);
+  const half = g.constI64([hd / 2, hd / 2]);
+  const rope = (x: string): string => {
+    const [x1, x2] = g.ops("Split", [x, half], { axis: 2 }, { count: 2 });
+    const out1 = g.op("Sub", [g.op("Mul", [x1, cos]), g.op("Mul", [x2, sin])]);
+    const out2 = g.op("Add", [g.op("Mul", [x2, cos]), g.op("Mul", [x1, sin])]);
+    return g.op("Concat", [out1, out2], { axis: 2 });
+  };
+
+  // Query row r of a KV group is new token ⌊r / G⌋; it may see cache columns ≤ P_l + ⌊r / G⌋.
+  const rows = g.op("Range", [zero, g.op("Mul", [T, g.constI64(G, [])]), one]);
+  const rowToken = g.op("Unsqueeze", [g.op("Div", [rows, g.constI64(G, [])]), g.constI64([1])]);
+  const scale = g.constF32(1 / Math.sqrt(hd), []);
+  const negInf = g.constF32(-Infinity, []);
+  const invHeads = g.constF32(1 / H, []);
+  const qkvSplit = g.constI64([H * hd, kvH * hd, kvH * hd]);
+  const guSplit = g.constI64([I, I]);
+
+  for (let l = 0; l < spec.numLayers; l++) {
+    const w = llamaLayerWeights(spec, l);
+    const pastK = g.input(llamaNames.pastKey(l), "float32", [1, `P_${l}`, kvH, hd]);
+    const pastV = g.input(llamaNames.pastValue(l), "float32", [1, `P_${l}`, kvH, hd]);
+
+    const qkvW = g.weight(`layer${l}.qkv`, [(H + 2 * kvH) * hd, D], concatRows([
+      tensors.getF32(w.q, [H * hd, D]),
+      tensors.getF32(w.k, [kvH * hd, D]),
+      tensors.getF32(w.v, [kvH * hd, D]),
+    ]));
+    const x = rmsNorm(g, h, g.weight(`layer${l}.input_norm`, [D], tensors.getF32(w.inputNorm, [D])), spec.rmsNormEps);
+    const [q, k, v] = g.ops("Split", [linear(g, x, qkvW), qkvSplit], { axis: 1 }, { count: 3 });
+
+    const q3 = rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [T, H, hd]
+    const k3 = rope(g.op("Reshape", [k, g.constI64([-1, kvH, hd])])); // [T, kvH, hd]
+    const newK = g.op("Unsqueeze", [k3, g.constI64([0])], {}, { outputs: [llamaNames.newKey(l)] });
+    const newV = g.op("Reshape", [v, g.constI64([1, -1, kvH, hd])], {}, {
+      outputs: [llamaNames.newValue(l)],
+    });
+    g.output(newK, "float32", [1, "T", kvH, hd]);
+    g.output(newV, "float32", [1, "T", kvH, hd]);
+
+    const keysT = g.op("Transpose", [g.op("Concat", [pastK, newK], { axis: 1 })], { perm: [0, 2, 3, 1] }); // [1, kvH, hd, S]
+    const values = g.op("Transpose", [g.op("Concat", [pastV, newV], { axis: 1 })], { perm: [0, 2, 1, 3] }); // [1, kvH, S, hd]
+    // Queries grouped by KV head: [T, H, hd] → [kvH, T, G·hd] → [1, kvH, T·G, hd].
+    const qGrouped = g.op("Reshape", [
+      g.op("Transpose", [
+        g.op("Reshape", [g.op("Mul", [q3, scale]), g.constI64([-1, kvH, G * hd])]),
+      ], { perm: [1, 0, 2] }),
+      g.constI64([1, kvH, -1, hd]),
+    ]);
+    const scores = g.op("MatMul", [qGrouped, keysT]); // [1, kvH, T·G, S]
+
+    const P1 = g.op("Shape", [pastK], { start: 1, end: 2 });
+    const S = g.op("Add", [g.op("Squeeze", [P1, g.constI64([0])]), T]);
+    const cols = g.op("Range", [zero, S, one]);
+    const visible = g.op("LessOrEqual", [cols, g.op("Add", [rowToken, P1])]); // [T·G, S]
+    const probs = g.op("Softmax", [g.op("Where", [visible, scores, negInf])], { axis: -1 });
+
+    if (attention === "importance") {
+      const imp = g.op("Mul", [g.op("ReduceSum", [probs, g.constI64([1, 2])], { keepdims: 0 }), invHeads], {}, {
+        outputs: [llamaNames.importance(l)],
+      });
+      g.output(imp, "float32", [1, `S_${l}`]);
+    } else if (attention === "matrices") {
+      const shape5 = g.op("Concat", [g.constI64([1, kvH]), T1, g.constI64([G]), g.op("Unsqueeze", [S, g.constI64([0])])], {
+        axis: 0,
+      });
+      const perQuery = g.op("ReduceSum", [g.op("Reshape", [probs, shape5]), g.constI64([1, 3])], { keepdims: 0 });
+      const att = g.op("Mul", [perQuery, invHeads], {}, { outputs: [llamaNames.attention(l)] }); // [1, T, S]
+      const imp = g.op("ReduceSum", [att, g.constI64([1])], { keepdims: 0 }, { outputs: [llamaNames.importance(l)] });
+      g.output(imp, "float32", [1, `S_${l}`]);
+      g.output(att, "float32", [1, "T", `S_${l}`]);
+    }
+
+    // Context back to [T, H·hd] with head index kv·G + group, as the o_proj weight expects.
+    const ctx = g.op("Reshape", [
+      g.op("Transpose", [
+        g.op("Reshape", [g.op("MatMul", [probs, values]), g.constI64([kvH, -1, G * hd])]),
+      ], { perm: [1, 0, 2] }),
+      g.constI64([-1, H * hd]),
+    ]);
+    h = g.op("Add", [h, linear(g, ctx, g.weight(`layer${l}.o`, [D, H * hd], tensors.getF32(w.o, [D, H * hd])))]);
+
+    const x2 = rmsNorm(g, h, g.weight(`layer${l}.post_norm`, [D], tensors.getF32(w.postNorm, [D])), spec.rmsNormEps);
+    const guW = g.weight(`layer${l}.gate_up`, [2 * I, D], concatRows([
+      tensors.getF32(w.gate, [I, D]),
+      tensors.getF32(w.up, [I, D]),
+    ]));
+    const [gate, up] = g.ops("Split", [linear(g, x2, guW), guSplit], { axis: 1 }, { count: 2 });
+    const downW = g.weight(`layer${l}.down`, [D, I], tensors.getF32(w.down, [D, I]));
+    h = g.op("Add", [h, linear(g, g.op("Mul", [silu(g, gate), up]), downW)]);
+  }
+
+  if (lastOnly) {
+    h = g.op("Slice", [h, g.constI64([-1]), g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([0])]);
+  }
+  const normed = rmsNorm(g, h, g.weight("final_norm", [D], tensors.getF32(`${spec.prefix}norm.weight`, [D])), spec.rmsNormEps);
+  const lmHead = g.weight("lm_head", [V, D], tensors.getF32(spec.lmHead, [V, D]));
+  const logits = g.op("Reshape", [linear(g, normed, lmHead), g.constI64([1, -1, V])], {}, { outputs: ["logits"] });
+  g.output(logits, "float32", [1, lastOnly ? 1 : "T", V]);
+  return g;
+}
+
+function concatRows(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,266 @@
+/**
+ * Per-layer analysis of KV importance: prefix cumulative priority curves, Lorenz curves, Gini
+ * coefficients and image/text shares (digest §1.3, §4.4). Everything returned by
+ * {@link analyzeImportance} is plain JSON.
+ *
+ * Integration rule: curves are the piecewise-linear interpolation of the points (k/N, P(k/N)),
+ * k = 0..N, and integrals use the trapezoid rule on them. Then Gini = 2∫P − 1 = 1 − 2∫Lorenz
+ * equals the standard discrete Gini Σ_i Σ_j |x_i − x_j| / (2 N Σx) exactly: 0 for uniform
+ * scores and (N − 1)/N for one-hot scores.
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import { cumulativePriority, prefixCurve } from "./priority.ts";
+import { checkImportance } from "./validate.ts";
+import { prefixSearch } from "../prefix/search.ts";
+import { selectKept } from "../prefix/select.ts";
+
+/** Half-open range `[start, end)` of prompt positions (the image-feature tokens). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/**
+ * Gini coefficient from a prefix curve (length N + 1, P(0) = 0): 2∫P − 1 with the trapezoid
+ * rule on the N + 1 points.
+ */
+export function giniFromCurve(curve: ArrayLike<number>): number {
+  const n = curve.length - 1;
+  let area = 0;
+  for (let k = 1; k <= n; k++) area += (curve[k - 1] + curve[k]) / 2;
+  return (2 * area) / n - 1;
+}
+
+/**
+ * Standard discrete Gini coefficient, Σ_i (2i − N − 1)·x_(i) / (N·Σx) with x sorted ascending
+ * (i 1-based), equal to the mean absolute difference over twice the mean.
+ */
+export function giniCoefficient(scores: ArrayLike<number>): number {
+  const x = Float64Array.from(scores).sort();
+  const n = x.length;
+  let total = 0;
+  let weighted = 0;
+  for (let i = 0; i < n; i++) {
+    total += x[i];
+    weighted += (2 * (i + 1) - n - 1) * x[i];
+  }
+  return weighted / (n * total);
+}
+
+/**
+ * Lorenz curve at every count: entry k (0..N) is the share of importance held by the k least
+ * important positions. Lz(k/N) = 1 − P((N − k)/N).
+ */
+export function lorenzCurve(scores: ArrayLike<number>): Float64Array {
+  const p = prefixCurve(scores);
+  const n = p.length - 1;
+  return Float64Array.from({ length: n + 1 }, (_, k) => k === 0 ? 0 : 1 - p[n - k]);
+}
+
+/**
+ * Samples a curve given at x = k/N (k = 0..N) at `points` evenly spaced x in [0, 1], by linear
+ * interpolation.
+ */
+export function sampleCurve(curve: ArrayLike<number>, points: number): number[] {
+  const n = curve.length - 1;
+  return Array.from({ length: points }, (_, i) => {
+    const x = points === 1 ? 1 : (i / (points - 1)) * n;
+    const k = Math.min(n - 1, Math.floor(x));
+    const t = x - k;
+    return n === 0 ? curve[0] : curve[k] * (1 - t) + curve[k + 1] * t;
+  });
+}
+
+/** Share of a layer's importance mass that lies in `span`. */
+export function spanShare(scores: ArrayLike<number>, span: Span): number {
+  let inside = 0;
+  let total = 0;
+  for (let i = 0; i < scores.length; i++) {
+    total += scores[i];
+    if (i >= span.start && i < span.end) inside += scores[i];
+  }
+  return inside / total;
+}
+
+/** Options of {@link analyzeImportance}. */
+export interface AnalyzeOptions {
+  /** Image-token span; enables the image/text shares. */
+  imageSpan?: Span;
+  /** When given, runs the prefix search and reports the kept entries per layer. */
+  budget?: number;
+  startSize?: number;
+  tolerance?: number;
+  maxIterations?: number;
+  /** Points of the sampled curves, evenly spaced in [0, 1] (default 101). */
+  points?: number;
+}
+
+/** Kept entries of one layer under the searched configuration. */
+export interface KeptAnalysis {
+  count: number;
+  ratio: number;
+  /** Importance mass of the kept entries (share of the layer's total). */
+  mass: number;
+  /**
+   * With an image span, per modality: kept entries, their share of the kept set, the fraction
+   * of that modality's tokens retained, and their importance mass (share of the layer total).
+   */
+  image?: { count: number; shareOfKept: number; retained: number; mass: number };
+  text?: { count: number; shareOfKept: number; retained: number; mass: number };
+}
+
+/** Analysis of one layer. */
+export interface LayerAnalysis {
+  layer: number;
+  /** 2∫P − 1 with the trapezoid rule. */
+  gini: number;
+  /** The standard pairwise-difference Gini (equal to `gini` up to rounding). */
+  giniStandard: number;
+  /** P(o) at the sampled o (see {@link ImportanceAnalysis.o}). */
+  prefixCurve: number[];
+  /** Lorenz curve at the same sampled x. */
+  lorenz: number[];
+  /** Top-5 normalised priorities (the head of the priority sequence). */
+  topPriorities: number[];
+  /** With an image span: share of importance mass on image / text tokens. */
+  imageShare?: number;
+  textShare?: number;
+  /** With a budget: the entries this layer keeps. */
+  kept?: KeptAnalysis;
+}
+
+/** Result of {@link analyzeImportance}: JSON-ready. */
+export interface ImportanceAnalysis {
+  numLayers: number;
+  promptLength: number;
+  imageSpan: Span | null;
+  /** Sample points in [0, 1] of every curve. */
+  o: number[];
+  layers: LayerAnalysis[];
+  /** With a budget: the search summary. */
+  search?: {
+    budget: number;
+    p: number;
+    evict: number[];
+    keep: number[];
+    iterations: number;
+    converged: boolean;
+    startSize: number;
+  };
+}
+
+/**
+ * Per-layer curves, Gini coefficients and modality shares of one sample's importances.
+ *
+ * @throws InputError for bad scores, an image span outside [0, N], or bad search options
+ */
+export function analyzeImportance(
+  importance: ArrayLike<ArrayLike<number>>,
+  options: AnalyzeOptions = {},
+): ImportanceAnalysis {
+  const { numLayers, promptLength: n } = checkImportance(importance);
+  const points = options.points ?? 101;
+  if (!Number.isInteger(points) || points < 2) {
+    throw new InputError(`points must be an integer ≥ 2; got ${points}`);
+  }
+  const span = options.imageSpan ?? null;
+  if (
+    span &&
+    !(Number.isInteger(span.start) && Number.isInteger(span.end) && 0 <= span.start &&
+      span.start <= span.end && span.end <= n)
+  ) {
+    throw new InputError(
+      `image span [${span.start}, ${span.end}) must be integers with 0 ≤ start ≤ end ≤ N = ${n}`,
+    );
+  }
+  const search = options.budget === undefined ? null : prefixSearch(importance, {
+    budget: options.budget,
+    startSize: options.startSize,
+    tolerance: options.tolerance,
+    maxIterations: options.maxIterations,
+  });
+  const o = Array.from({ length: points }, (_, i) => i / (points - 1));
+  const layers = Array.from({ length: numLayers }, (_, l): LayerAnalysis => {
+    const scores = importance[l];
+    const curve = prefixCurve(scores);
+    const cum = cumulativePriority(scores);
+    const layer: LayerAnalysis = {
+      layer: l,
+      gini: giniFromCurve(curve),
+      giniStandard: giniCoefficient(scores),
+      prefixCurve: sampleCurve(curve, points),
+      lorenz: sampleCurve(lorenzCurve(scores), points),
+      topPriorities: Array.from(cum.subarray(0, 5), (c, i) => i === 0 ? c : c - cum[i - 1]),
+    };
+    if (span) {
+      layer.imageShare = spanShare(scores, span);
+      layer.textShare = 1 - layer.imageShare;
+    }
+    if (search) layer.kept = keptAnalysis(scores, search.evict[l], search.startSize, span);
+    return layer;
+  });
+  return {
+    numLayers,
+    promptLength: n,
+    imageSpan: span,
+    o,
+    layers,
+    ...(search && {
+      search: {
+        budget: search.budget,
+        p: search.p,
+        evict: search.evict,
+        keep: search.keep,
+        iterations: search.iterations,
+        converged: search.converged,
+        startSize: search.startSize,
+      },
+    }),
+  };
+}
+
+function keptAnalysis(
+  scores: ArrayLike<number>,
+  evict: number,
+  startSize: number,
+  span: Span | null,
+): KeptAnalysis {
+  const kept = selectKept(scores, evict, startSize);
+  let total = 0;
+  for (let i = 0; i < scores.length; i++) total += scores[i];
+  let mass = 0;
+  let imageCount = 0;
+  let imageMass = 0;
+  for (const i of kept) {
+    mass += scores[i];
+    if (span && i >= span.start && i < span.end) {
+      imageCount++;
+      imageMass += scores[i];
+    }
+  }
+  const result: KeptAnalysis = {
+    count: kept.length,
+    ratio: kept.length / scores.length,
+    mass: mass / total,
+  };
+  if (span) {
+    const imageTotal = span.end - span.start;
+    const textTotal = scores.length - imageTotal;
+    const textCount = kept.length - imageCount;
+    result.image = {
+      count: imageCount,
+      shareOfKept: imageCount / kept.length,
+      retained: imageTotal === 0 ? 0 : imageCount / imageTotal,
+      mass: imageMass / total,
+    };
+    result.text = {
+      count: textCount,
+      shareOfKept: textCount / kept.length,
+      retained: textTotal === 0 ? 0 : textCount / textTotal,
+      mass: (mass - imageMass) / total,
+    };
+  }
+  return result;
+}

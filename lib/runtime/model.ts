@@ -1,0 +1,511 @@
+/**
+ * A runnable model: token embeddings in JavaScript, the vision tower + projector and the decoder
+ * as ONNX sessions, and the per-layer {@link KvCache} they read and extend.
+ *
+ * Decoder graphs come in variants (attention outputs none / importance / matrices, logits of
+ * all positions or the last); each is built (or fetched from the on-disk graph cache) and
+ * loaded the first time it is needed. Every session holds its own copy of the weights, so a
+ * request is served by an already loaded session that computes at least what was asked
+ * (a `matrices` session answers an `importance` request; any session answers a one-token step)
+ * before a new variant is loaded.
+ *
+ * Cache entries are passed to the runtime as views of {@link KvCache}'s buffers (no copy); only
+ * the new entries come back and are appended.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import type { LoadedCheckpoint } from "../checkpoint/checkpoint.ts";
+import { loadCheckpoint } from "../checkpoint/checkpoint.ts";
+import type { ModelSpec } from "../checkpoint/spec.ts";
+import { InputError } from "../errors.ts";
+import { buildClipGraph, CLIP_GRAPH_VERSION, clipFeatureRows } from "../graph/clip_graph.ts";
+import {
+  checkpointFingerprint,
+  defaultGraphCacheDir,
+  type GraphRequest,
+  loadOrBuildGraph,
+} from "../graph/graph_cache.ts";
+import {
+  type AttentionOutputs,
+  buildLlamaGraph,
+  LLAMA_GRAPH_VERSION,
+  llamaNames,
+} from "../graph/llama_graph.ts";
+import { KvCache } from "./kv_cache.ts";
+import {
+  assertDeviceAvailable,
+  type Device,
+  floatTensor,
+  int64Tensor,
+  type RuntimeTensor,
+  Session,
+} from "./session.ts";
+
+/**
+ * What a model is made from: a loaded checkpoint, or at least its spec and tensors (models
+ * built in code; they have no tokenizer, so prompts must be given as ids).
+ */
+export type ModelSource =
+  & Pick<LoadedCheckpoint, "spec" | "tensors">
+  & Partial<Omit<LoadedCheckpoint, "spec" | "tensors">>;
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Execution device (default `"cpu"`). */
+  device?: Device;
+  /**
+   * Graph cache directory (default `.cache/prefixkv/graphs` under the working directory);
+   * `false` builds graphs in memory on every load and writes nothing.
+   */
+  cacheDir?: string | false;
+  /** Intra-op threads per session (default: onnxruntime's choice). */
+  threads?: number;
+}
+
+/** How one graph was obtained. */
+export interface GraphLoad {
+  /** `"decoder:<attention>-<logits>"` or `"vision"`. */
+  graph: string;
+  /** True when it came from the graph cache (nothing built). */
+  cached: boolean;
+  buildMs: number;
+  writeMs: number;
+  /** Milliseconds to create the runtime session (parse + optimise + weights). */
+  sessionMs: number;
+}
+
+/** Options of {@link Model.prefill}. */
+export interface PrefillOptions {
+  /** Attention outputs to return (default `"none"`). */
+  attention?: AttentionOutputs;
+  /** Position id of the first prompt row (default 0). */
+  positionStart?: number;
+  /** Logits of `"all"` rows (default) or only the `"last"`. */
+  logits?: "all" | "last";
+}
+
+/** What {@link Model.prefill} returns. */
+export interface PrefillResult {
+  /** Row-major `[rows, vocab]`: every prompt row, or the last one only. */
+  logits: Float32Array;
+  /** Number of logit rows. */
+  logitRows: number;
+  /** A new cache holding the prompt's keys and values in every layer. */
+  cache: KvCache;
+  /** Per layer, length N: head-averaged attention summed over all prompt queries. */
+  importance?: Float32Array[];
+  /** Per layer, `[N, N]` row-major head-averaged attention (row = query). */
+  attention?: Float32Array[];
+}
+
+/** Options of {@link Model.step}. */
+export interface StepOptions {
+  /** Also return each layer's head-averaged attention of the new token(s) (default false). */
+  attention?: boolean;
+  /**
+   * Position recorded in the cache for the (first) new entry (default: the RoPE `position`).
+   * Generation passes the true token index so recipes see real positions in `paper` mode.
+   */
+  cachePosition?: number;
+}
+
+/** What {@link Model.step} returns. */
+export interface StepResult {
+  /** Row-major `[rows, vocab]`, one row per fed token. */
+  logits: Float32Array;
+  /**
+   * Per layer, the new token's head-averaged attention over the layer's cache entries (cache
+   * order, new entry last); summed over the new tokens when several were fed.
+   */
+  importance?: Float32Array[];
+}
+
+/** A prompt to assemble: text or ids, with at most one image. */
+export interface PromptInput {
+  /** Text, tokenized with the checkpoint's tokenizer; `<image>` marks the image. */
+  text?: string;
+  /**
+   * Let the tokenizer add its special tokens (BOS) to `text`. Default: yes, unless the text
+   * already starts with the BOS token's text (chat templates that render it themselves).
+   */
+  addSpecialTokens?: boolean;
+  /** Token ids, used exactly as given (the image token marks the image). */
+  ids?: readonly number[];
+  /** Preprocessed pixels `[channels, size, size]` (see `preprocessImage`). */
+  image?: Float32Array;
+  /** Already computed image features `[imageTokens, hidden]` (instead of `image`). */
+  imageFeatures?: Float32Array;
+}
+
+/** A prompt ready for {@link Model.prefill}. */
+export interface Prompt {
+  /** `[N, hidden]` row-major. */
+  embeds: Float32Array;
+  /** N ids; the image's rows carry the image token id. */
+  ids: number[];
+  /** N, the prompt length after image expansion. */
+  length: number;
+  /** Half-open range of the image-feature rows. */
+  imageSpan?: { start: number; end: number };
+}
+
+const ATTENTION_LEVEL: Record<AttentionOutputs, number> = { none: 0, importance: 1, matrices: 2 };
+
+/** A loaded model; create with {@link loadModel}. Call {@link Model.close} when done. */
+export class Model {
+  /** The normalised model description. */
+  readonly spec: ModelSpec;
+  /** Absolute graph cache directory, or `null` when graphs are built in memory. */
+  readonly graphCachePath: string | null;
+  /** Every graph obtained so far, in order. */
+  readonly graphLoads: GraphLoad[] = [];
+  #embedding: Float32Array | null = null;
+  #sessions = new Map<string, Promise<Session>>();
+  #loaded = new Map<string, Session>();
+
+  /** Use {@link loadModel}. */
+  constructor(
+    readonly source: ModelSource,
+    readonly device: Device,
+    readonly fingerprint: string,
+    cacheDir: string | null,
+    readonly threads: number | undefined,
+    readonly ownsSource: boolean,
+  ) {
+    this.spec = source.spec;
+    this.graphCachePath = cacheDir;
+  }
+
+  /** Hidden size of the decoder. */
+  get hiddenSize(): number {
+    return this.spec.text.hiddenSize;
+  }
+
+  /** Vocabulary size of the decoder. */
+  get vocabSize(): number {
+    return this.spec.text.vocabSize;
+  }
+
+  /** An empty cache shaped for this model. */
+  newCache(): KvCache {
+    const t = this.spec.text;
+    return new KvCache({ numLayers: t.numLayers, numKvHeads: t.numKvHeads, headDim: t.headDim });
+  }
+
+  /** Token embeddings `[ids.length, hidden]`; ids outside the vocabulary are an {@link InputError}. */
+  embedTokens(ids: ArrayLike<number>): Float32Array {
+    const D = this.hiddenSize;
+    const V = this.vocabSize;
+    this.#embedding ??= this.source.tensors.getF32(`${this.spec.text.prefix}embed_tokens.weight`, [V, D]);
+    const out = new Float32Array(ids.length * D);
+    for (let t = 0; t < ids.length; t++) {
+      const id = ids[t];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new InputError(
+          `token id ${id} (at index ${t}) is outside the vocabulary [0, ${V}) of this model`,
+        );
+      }
+      out.set(this.#embedding.subarray(id * D, id * D + D), t * D);
+    }
+    return out;
+  }
+
+  /** Text of `ids` (special tokens dropped); `""` when the model has no tokenizer. */
+  decode(ids: readonly number[]): string {
+    return this.source.tokenizer?.decode(ids, { skipSpecialTokens: true }) ?? "";
+  }
+
+  /**
+   * Image features `[imageTokens, hidden]` from preprocessed pixels `[channels, size, size]`.
+   */
+  async encodeImage(pixels: Float32Array): Promise<Float32Array> {
+    const vision = this.spec.vision;
+    const projector = this.spec.projector;
+    if (!vision || !projector) {
+      throw new InputError(`this ${this.spec.modelType} model has no vision tower; it takes no images`);
+    }
+    const { numChannels: C, imageSize: S } = vision;
+    if (pixels.length !== C * S * S) {
+      const side = Math.sqrt(pixels.length / C);
+      throw new InputError(
+        `image has ${pixels.length} values${Number.isInteger(side) ? ` (${C}×${side}×${side})` : ""}, ` +
+          `but this model takes preprocessed pixels of ${C}×${S}×${S} = ${C * S * S}; ` +
+          `preprocess the image with the checkpoint's image processor`,
+      );
+    }
+    const session = await this.#session("vision", () => ({
+      kind: "vision",
+      variant: "clip-projector",
+      builderVersion: CLIP_GRAPH_VERSION,
+      fingerprint: this.fingerprint,
+      build: () => buildClipGraph(vision, projector, this.source.tensors),
+    }));
+    const out = await session.run({ pixel_values: floatTensor(pixels, [1, C, S, S]) });
+    return out.image_features.data as Float32Array;
+  }
+
+  /**
+   * Runs the prompt `embeds` (`[N, hidden]`) through the decoder and returns its logits, a new
+   * cache holding every layer's N entries, and the requested attention summaries.
+   */
+  async prefill(embeds: Float32Array, opts: PrefillOptions = {}): Promise<PrefillResult> {
+    const rows = this.#rows(embeds, "prefill embeds");
+    const start = opts.positionStart ?? 0;
+    checkPosition(start, "positionStart");
+    const attention = opts.attention ?? "none";
+    const cache = this.newCache();
+    const out = await this.#forward(embeds, rows, start, start, cache, attention, opts.logits ?? "all");
+    return { cache, ...out };
+  }
+
+  /**
+   * Feeds one token (an id) or embedding rows at RoPE position `position` (then position+1, …)
+   * on top of `cache`, appends their entries to the cache, and returns their logits.
+   */
+  async step(
+    input: number | Float32Array,
+    cache: KvCache,
+    position: number,
+    opts: StepOptions = {},
+  ): Promise<StepResult> {
+    const embeds = typeof input === "number" ? this.embedTokens([input]) : input;
+    const rows = this.#rows(embeds, "step embeds");
+    checkPosition(position, "position");
+    const cachePosition = opts.cachePosition ?? position;
+    checkPosition(cachePosition, "cachePosition");
+    this.#checkCache(cache);
+    const out = await this.#forward(
+      embeds,
+      rows,
+      position,
+      cachePosition,
+      cache,
+      opts.attention ? "importance" : "none",
+      "all",
+    );
+    return { logits: out.logits, importance: out.importance };
+  }
+
+  /**
+   * Assembles a prompt: tokenizes `text` (or takes `ids`), replaces the single image token with
+   * the image's feature rows, and embeds the rest.
+   */
+  async buildPrompt(input: PromptInput): Promise<Prompt> {
+    const imageId = this.spec.imageTokenId;
+    let ids: number[];
+    if (input.ids !== undefined) {
+      if (input.text !== undefined) throw new InputError(`give either text or ids, not both`);
+      ids = [...input.ids];
+    } else if (input.text !== undefined) {
+      const tok = this.source.tokenizer;
+      if (!tok) throw new InputError(`this model has no tokenizer; give the prompt as token ids`);
+      const bos = tok.bosToken;
+      const addSpecialTokens = input.addSpecialTokens ??
+        !(bos !== undefined && bos !== "" && input.text.startsWith(bos));
+      ids = tok.encodePrompt(input.text, imageId, { addSpecialTokens });
+    } else {
+      throw new InputError(`the prompt needs text or token ids`);
+    }
+    if (ids.length === 0) throw new InputError(`the prompt is empty`);
+    const hasImage = input.image !== undefined || input.imageFeatures !== undefined;
+    const slots = imageId === undefined ? [] : ids.flatMap((id, i) => (id === imageId ? [i] : []));
+    if (!hasImage) {
+      if (slots.length > 0) {
+        throw new InputError(
+          `the prompt has an image placeholder (token ${imageId}) at index ${slots[0]} but no image was given`,
+        );
+      }
+      return { embeds: this.embedTokens(ids), ids, length: ids.length };
+    }
+    if (!this.spec.vision || imageId === undefined) {
+      throw new InputError(`this ${this.spec.modelType} model has no vision tower; it takes no images`);
+    }
+    if (slots.length !== 1) {
+      throw new InputError(
+        slots.length === 0
+          ? `an image was given but the prompt has no image placeholder (<image>, token ${imageId})`
+          : `the prompt has ${slots.length} image placeholders; exactly one is supported`,
+      );
+    }
+    const features = input.imageFeatures ?? await this.encodeImage(input.image!);
+    const D = this.hiddenSize;
+    const count = clipFeatureRows(this.spec.vision);
+    if (features.length !== count * D) {
+      throw new InputError(`image features have ${features.length} values, expected ${count}×${D}`);
+    }
+    const at = slots[0];
+    const before = this.embedTokens(ids.slice(0, at));
+    const after = this.embedTokens(ids.slice(at + 1));
+    const embeds = new Float32Array(before.length + features.length + after.length);
+    embeds.set(before, 0);
+    embeds.set(features, before.length);
+    embeds.set(after, before.length + features.length);
+    const expanded = [...ids.slice(0, at), ...new Array<number>(count).fill(imageId), ...ids.slice(at + 1)];
+    return { embeds, ids: expanded, length: expanded.length, imageSpan: { start: at, end: at + count } };
+  }
+
+  /**
+   * Loads (building or fetching from the graph cache) the decoder session that prefills with
+   * `attention` and `logits`, or that serves one-token steps when `step` is true, so that later
+   * calls are not charged for it.
+   */
+  async prepare(attention: AttentionOutputs, logits: "all" | "last" = "all", step = false): Promise<void> {
+    await this.#decoder(attention, logits, step ? 1 : 2);
+  }
+
+  /** Releases every session and, when {@link loadModel} opened the checkpoint, its files. */
+  async close(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    this.#loaded.clear();
+    for (const s of sessions) await (await s.catch(() => null))?.release();
+    if (this.ownsSource) this.source.tensors.close();
+  }
+
+  #rows(embeds: Float32Array, what: string): number {
+    const D = this.hiddenSize;
+    if (!(embeds instanceof Float32Array) || embeds.length === 0 || embeds.length % D !== 0) {
+      throw new InputError(
+        `${what}: expected a non-empty Float32Array of rows of ${D} values, got ${embeds?.length ?? embeds} values`,
+      );
+    }
+    return embeds.length / D;
+  }
+
+  #checkCache(cache: KvCache): void {
+    const t = this.spec.text;
+    if (cache.numLayers !== t.numLayers || cache.numKvHeads !== t.numKvHeads || cache.headDim !== t.headDim) {
+      throw new InputError(
+        `cache shaped ${cache.numLayers} layers × ${cache.numKvHeads} KV heads × ${cache.headDim} does ` +
+          `not fit this model (${t.numLayers} × ${t.numKvHeads} × ${t.headDim}); use model.newCache()`,
+      );
+    }
+  }
+
+  async #forward(
+    embeds: Float32Array,
+    rows: number,
+    position: number,
+    cachePosition: number,
+    cache: KvCache,
+    attention: AttentionOutputs,
+    logits: "all" | "last",
+  ): Promise<Omit<PrefillResult, "cache">> {
+    const t = this.spec.text;
+    const { session, logits: given } = await this.#decoder(attention, logits, rows);
+    const positions = Array.from({ length: rows }, (_, i) => position + i);
+    const feeds: Record<string, RuntimeTensor> = {
+      inputs_embeds: floatTensor(embeds, [1, rows, t.hiddenSize]),
+      position_ids: int64Tensor(positions, [1, rows]),
+    };
+    const fetches = ["logits"];
+    for (let l = 0; l < t.numLayers; l++) {
+      const dims = [1, cache.length(l), t.numKvHeads, t.headDim];
+      feeds[llamaNames.pastKey(l)] = floatTensor(cache.keys(l), dims);
+      feeds[llamaNames.pastValue(l)] = floatTensor(cache.values(l), dims);
+      fetches.push(llamaNames.newKey(l), llamaNames.newValue(l));
+      if (attention !== "none") fetches.push(llamaNames.importance(l));
+      if (attention === "matrices") fetches.push(llamaNames.attention(l));
+    }
+    const out = await session.run(feeds, fetches);
+    const cachePositions = positions.map((p) => p - position + cachePosition);
+    for (let l = 0; l < t.numLayers; l++) {
+      cache.append(
+        l,
+        out[llamaNames.newKey(l)].data as Float32Array,
+        out[llamaNames.newValue(l)].data as Float32Array,
+        cachePositions,
+      );
+    }
+    const perLayer = (name: (l: number) => string) =>
+      Array.from({ length: t.numLayers }, (_, l) => out[name(l)].data as Float32Array);
+    let logitData = out.logits.data as Float32Array;
+    if (logits === "last" && given === "all") logitData = logitData.subarray((rows - 1) * t.vocabSize);
+    return {
+      logits: logitData,
+      logitRows: logitData.length / t.vocabSize,
+      importance: attention === "none" ? undefined : perLayer(llamaNames.importance),
+      attention: attention === "matrices" ? perLayer(llamaNames.attention) : undefined,
+    };
+  }
+
+  /**
+   * The decoder session for a request, reusing a loaded one that computes at least as much:
+   * more attention outputs, and all-rows logits for a last-row request (or any logits for a
+   * single row). Returns which logits the session gives.
+   */
+  async #decoder(
+    attention: AttentionOutputs,
+    logits: "all" | "last",
+    rows: number,
+  ): Promise<{ session: Session; logits: "all" | "last" }> {
+    for (const [loadedKey, session] of this.#loaded) {
+      const [a, l] = loadedKey.split("-") as [AttentionOutputs, "all" | "last"];
+      const logitsOk = l === logits || rows === 1 || l === "all";
+      if (ATTENTION_LEVEL[a] >= ATTENTION_LEVEL[attention] && logitsOk) return { session, logits: l };
+    }
+    const key = `${attention}-${logits}`;
+    const session = await this.#session(`decoder:${key}`, () => ({
+      kind: "llama",
+      variant: key,
+      builderVersion: LLAMA_GRAPH_VERSION,
+      fingerprint: this.fingerprint,
+      build: () => buildLlamaGraph(this.spec.text, this.source.tensors, { attention, logits }),
+    }), key);
+    return { session, logits };
+  }
+
+  #session(name: string, request: () => GraphRequest, decoderKey?: string): Promise<Session> {
+    let pending = this.#sessions.get(name);
+    if (!pending) {
+      pending = this.#createSession(name, request());
+      this.#sessions.set(name, pending);
+      pending.then((s) => decoderKey && this.#loaded.set(decoderKey, s), () => this.#sessions.delete(name));
+    }
+    return pending;
+  }
+
+  async #createSession(name: string, request: GraphRequest): Promise<Session> {
+    const options = { device: this.device, threads: this.threads };
+    let model: string | Uint8Array;
+    let record: Omit<GraphLoad, "sessionMs">;
+    if (this.graphCachePath === null) {
+      const t0 = performance.now();
+      model = request.build().toBytes();
+      record = { graph: name, cached: false, buildMs: performance.now() - t0, writeMs: 0 };
+    } else {
+      const hit = await loadOrBuildGraph(this.graphCachePath, request);
+      model = hit.modelPath;
+      record = { graph: name, cached: hit.cached, buildMs: hit.buildMs, writeMs: hit.writeMs };
+    }
+    const t1 = performance.now();
+    const session = await Session.create(model, options);
+    this.graphLoads.push({ ...record, sessionMs: performance.now() - t1 });
+    return session;
+  }
+}
+
+function checkPosition(p: number, what: string): void {
+  if (!Number.isInteger(p) || p < 0) throw new InputError(`${what} must be a non-negative integer, got ${p}`);
+}
+
+/**
+ * Loads a model from a checkpoint directory or an already loaded checkpoint. Graphs are built
+ * (or fetched from the graph cache) lazily, when first needed.
+ */
+export async function loadModel(source: string | ModelSource, opts: LoadModelOptions = {}): Promise<Model> {
+  const device = opts.device ?? "cpu";
+  const owns = typeof source === "string";
+  const src: ModelSource = typeof source === "string" ? await loadCheckpoint(source) : source;
+  try {
+    const cacheDir = opts.cacheDir === false ? null : (opts.cacheDir ?? defaultGraphCacheDir());
+    const fingerprint = await checkpointFingerprint(src);
+    // Fail on an unusable device now rather than at the first prefill.
+    assertDeviceAvailable(device);
+    return new Model(src, device, fingerprint, cacheDir === null ? null : resolve(cacheDir), opts.threads, owns);
+  } catch (err) {
+    if (owns) src.tensors.close();
+    throw err;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A device-neutral wrapper over an onnxruntime-node inference session.
+ *
+ * `cpu` runs on the CPU execution provider. `cuda` selects the CUDA execution provider only —
+ * when its libraries are missing (the npm package ships CPU binaries only, and Deno does not run
+ * the package's install script that downloads them) session creation fails with an
+ * {@link InputError} saying so and how to install them. It never falls back to the CPU.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InputError } from "../errors.ts";
+
+/** Where a model runs. */
+export type Device = "cpu" | "cuda";
+
+/** Every supported {@link Device}. */
+export const DEVICES: readonly Device[] = ["cpu", "cuda"];
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /** Execution device (default `"cpu"`). */
+  device?: Device;
+  /** Intra-op threads (default: onnxruntime's choice, one per core). */
+  threads?: number;
+}
+
+/** A tensor as the runtime passes it: onnxruntime's own type. */
+export type RuntimeTensor = ort.Tensor;
+
+/** Creates a float32 runtime tensor over `data` (no copy). */
+export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, dims);
+}
+
+/** Creates an int64 runtime tensor from integers. */
+export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new ort.Tensor("int64", data, dims);
+}
+
+/** Checks that `device` names a supported device; throws an {@link InputError} otherwise. */
+export function parseDevice(device: string): Device {
+  if ((DEVICES as readonly string[]).includes(device)) return device as Device;
+  throw new InputError(`unknown device "${device}"; use one of: ${DEVICES.join(", ")}`);
+}
+
+/** The shared libraries the CUDA execution provider needs next to onnxruntime-node's binding. */
+export function cudaProviderLibraries(): { dir: string | null; required: string[]; missing: string[] } {
+  const isWindows = Deno.build.os === "windows";
+  const required = isWindows
+    ? ["onnxruntime_providers_shared.dll", "onnxruntime_providers_cuda.dll"]
+    : ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
+  const dir = ortBinaryDir();
+  if (dir === null) return { dir, required, missing: required };
+  const missing = required.filter((f) => !exists(join(dir, f)));
+  return { dir, required, missing };
+}
+
+function ortBinaryDir(): string | null {
+  if (Deno.build.os !== "linux" && Deno.build.os !== "windows") return null;
+  const arch = Deno.build.arch === "x86_64" ? "x64" : "arm64";
+  try {
+    // …/onnxruntime-node/dist/index.js → …/onnxruntime-node/bin/napi-v6/<os>/<arch>
+    const pkg = dirname(dirname(fileURLToPath(import.meta.resolve("onnxruntime-node"))));
+    const os = Deno.build.os === "windows" ? "win32" : "linux";
+    return join(pkg, "bin", "napi-v6", os, arch);
+  } catch {
+    return null;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws an {@link InputError} explaining how to get CUDA support when `device` is `cuda` and the
+ * CUDA execution provider is not installed.
+ */
+export function assertDeviceAvailable(device: Device): void {
+  if (device !== "cuda") return;
+  if (Deno.build.os !== "linux" && Deno.build.os !== "windows") {
+    throw new InputError(
+      `device "cuda" is not available on ${Deno.build.os}: onnxruntime-node has CUDA support on ` +
+        `Linux and Windows x64 only; use --device cpu`,
+    );
+  }
+  const { dir, missing } = cudaProviderLibraries();
+  if (missing.length === 0) return;
+  throw new InputError(
+    `device "cuda" needs onnxruntime-node's CUDA execution provider, but ${missing.join(" and ")} ` +
+      `${missing.length > 1 ? "are" : "is"} missing from ${dir ?? "the onnxruntime-node package"}. ` +
+      `The npm package ships CPU binaries only; its install script downloads the CUDA 12 provider, ` +
+      `and Deno skips install scripts unless allowed. To get it (needs network access to the NuGet ` +
+      `feed): ONNXRUNTIME_NODE_INSTALL=cuda12 deno install --allow-scripts=npm:onnxruntime-node, ` +
+      `with CUDA 12 and cuDNN 9 libraries on LD_LIBRARY_PATH. Or run with --device cpu.`,
+  );
+}
+
+/** One loaded graph, ready to run. */
+export class Session {
+  readonly #session: ort.InferenceSession;
+
+  private constructor(session: ort.InferenceSession, readonly device: Device) {
+    this.#session = session;
+  }
+
+  /**
+   * Loads a graph from a file path (required when it has external data, which is resolved
+   * next to the file) or from serialised bytes.
+   */
+  static async create(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const device = options.device ?? "cpu";
+    assertDeviceAvailable(device);
+    const opts: ort.InferenceSession.SessionOptions = {
+      executionProviders: [device],
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+    };
+    if (options.threads !== undefined) opts.intraOpNumThreads = options.threads;
+    let session: ort.InferenceSession;
+    try {
+      session = typeof model === "string"
+        ? await ort.InferenceSession.create(model, opts)
+        : await ort.InferenceSession.create(model, opts);
+    } catch (err) {
+      if (device === "cuda") {
+        const first = String((err as Error)?.message ?? err).split("\n")[0];
+        throw new InputError(
+          `device "cuda": onnxruntime could not start the CUDA execution provider (${first}). ` +
+            `Check that CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH and a GPU is ` +
+            `visible, or run with --device cpu.`,
+        );
+      }
+      throw err;
+    }
+    return new Session(session, device);
+  }
+
+  /** Names of the graph's inputs. */
+  get inputNames(): readonly string[] {
+    return this.#session.inputNames;
+  }
+
+  /** Names of the graph's outputs. */
+  get outputNames(): readonly string[] {
+    return this.#session.outputNames;
+  }
+
+  /** Runs the graph; `fetches` limits the outputs copied back (default: all). */
+  run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
+  }
+
+  /** Frees the native session. */
+  async release(): Promise<void> {
+    await this.#session.release();
+  }
+}

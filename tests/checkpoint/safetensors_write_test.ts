@@ -1,0 +1,125 @@
+import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import {
+  bf16BitsToF32,
+  encodeSafetensors,
+  f16BitsToF32,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  roundToDtype,
+  writeSafetensors,
+} from "../../lib/checkpoint/safetensors_write.ts";
+
+const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+
+Deno.test("encodeSafetensors: bytes of a one-tensor file, checked by hand", () => {
+  const bytes = encodeSafetensors([
+    { name: "a", dtype: "F32", shape: [2], data: new Float32Array([1, -2]) },
+  ]);
+  // {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} is 54 bytes, padded to 56.
+  const header = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}  ';
+  // deno-fmt-ignore
+  const expected = [
+    56, 0, 0, 0, 0, 0, 0, 0, // header length, u64 little-endian
+    ...ascii(header),
+    0x00, 0x00, 0x80, 0x3f, // 1.0f
+    0x00, 0x00, 0x00, 0xc0, // -2.0f
+  ];
+  assertEquals([...bytes], expected);
+});
+
+Deno.test("encodeSafetensors: name order, offsets, metadata, half-precision data", () => {
+  const bytes = encodeSafetensors([
+    { name: "z", dtype: "BF16", shape: [1], data: new Float32Array([1]) },
+    { name: "b", dtype: "F16", shape: [1, 2], data: new Float32Array([1, -2.5]) },
+  ], { format: "pt" });
+  const view = new DataView(bytes.buffer);
+  const n = Number(view.getBigUint64(0, true));
+  assertEquals(n % 8, 0);
+  const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+  assertEquals(
+    text.trimEnd(),
+    '{"__metadata__":{"format":"pt"},' +
+      '"b":{"dtype":"F16","shape":[1,2],"data_offsets":[0,4]},' +
+      '"z":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}',
+  );
+  assertEquals([...bytes.subarray(8 + n)], [0x00, 0x3c, 0x00, 0xc1, 0x80, 0x3f]);
+});
+
+Deno.test("encodeSafetensors: rejects a shape/data mismatch and duplicate names", () => {
+  const t = { name: "a", dtype: "F32" as const, shape: [3], data: new Float32Array(2) };
+  assertThrows(() => encodeSafetensors([t]), /shape \[3\] needs 3 values/);
+  const u = { ...t, shape: [2] };
+  assertThrows(() => encodeSafetensors([u, u]), /duplicate/);
+});
+
+Deno.test("f32ToF16Bits: known values, subnormals, overflow, NaN, ties to even", () => {
+  const cases: [number, number][] = [
+    [1, 0x3c00],
+    [-2.5, 0xc100],
+    [65504, 0x7bff], // largest finite half
+    [65519, 0x7bff], // just below the halfway point rounds down
+    [65520, 0x7c00], // halfway to 2^16 ties to even: Infinity
+    [Infinity, 0x7c00],
+    [-Infinity, 0xfc00],
+    [0, 0x0000],
+    [-0, 0x8000],
+    [2 ** -14, 0x0400], // smallest normal
+    [2 ** -24, 0x0001], // smallest subnormal
+    [1023 * 2 ** -24, 0x03ff], // largest subnormal
+    [2 ** -25, 0x0000], // exactly half the smallest subnormal: ties to even (0)
+    [3 * 2 ** -26, 0x0001], // 0.75 of the smallest subnormal rounds up
+    [1.5 * 2 ** -24, 0x0002], // halfway between 1 and 2 subnormal steps: even (2)
+    [1 + 2 ** -11, 0x3c00], // halfway between 1 and the next half: even (down)
+    [1 + 3 * 2 ** -11, 0x3c02], // halfway, odd neighbour below: up
+    [0.1, 0x2e66],
+    [1e-10, 0x0000],
+  ];
+  for (const [x, bits] of cases) assertEquals(f32ToF16Bits(x), bits, `f16 of ${x}`);
+  assertEquals(f32ToF16Bits(NaN), 0x7e00);
+});
+
+Deno.test("f16BitsToF32: decodes normals, subnormals and specials", () => {
+  assertEquals(f16BitsToF32(0x3c00), 1);
+  assertEquals(f16BitsToF32(0xc100), -2.5);
+  assertEquals(f16BitsToF32(0x7bff), 65504);
+  assertEquals(f16BitsToF32(0x0001), 2 ** -24);
+  assertEquals(f16BitsToF32(0x3555), 0.333251953125);
+  assertEquals(f16BitsToF32(0xfc00), -Infinity);
+  assertEquals(Number.isNaN(f16BitsToF32(0x7e00)), true);
+});
+
+Deno.test("f32ToBf16Bits: known values, ties to even, NaN", () => {
+  const cases: [number, number][] = [
+    [1, 0x3f80],
+    [-2.5, 0xc020],
+    [65504, 0x4780], // 0x477fe000 rounds up to 65536
+    [Math.PI, 0x4049], // 0x40490fdb: low half below the midpoint
+    [1 + 2 ** -8, 0x3f80], // halfway, even below: down
+    [1 + 3 * 2 ** -8, 0x3f82], // halfway, odd below: up
+    [2 ** -130, 0x0008], // float32 subnormal stays subnormal
+    [-0, 0x8000],
+    [Infinity, 0x7f80],
+  ];
+  for (const [x, bits] of cases) assertEquals(f32ToBf16Bits(x), bits, `bf16 of ${x}`);
+  assertEquals(f32ToBf16Bits(NaN), 0x7fc0);
+  assertEquals(bf16BitsToF32(0x3f80), 1);
+  assertEquals(bf16BitsToF32(0xc020), -2.5);
+  assertEquals(roundToDtype(65504, "BF16"), 65536);
+  assertEquals(roundToDtype(0.1, "F16"), f16BitsToF32(0x2e66));
+});
+
+Deno.test("writeSafetensors: writes the encoded bytes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const tensors = [
+      { name: "w", dtype: "F16" as const, shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+    ];
+    await writeSafetensors(`${dir}/m.safetensors`, tensors, { k: "v" });
+    assertEquals(
+      await Deno.readFile(`${dir}/m.safetensors`),
+      encodeSafetensors(tensors, { k: "v" }),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

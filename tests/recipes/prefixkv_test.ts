@@ -1,0 +1,53 @@
+import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import { InputError } from "../../lib/errors.ts";
+import { prefixKvPolicy, prefixSearch } from "../../lib/prefix/mod.ts";
+import { type ComposedPolicy, createRecipe, policyFromArgs } from "../../lib/recipes/mod.ts";
+import { simulate, syntheticPrefill } from "./harness.ts";
+
+const SHAPE = { numLayers: 6, promptLength: 64, seed: 11 };
+
+Deno.test("prefixkv (online) runs exactly as lib/prefix's prefixKvPolicy", () => {
+  for (const budget of [0.1, 0.3, 0.7]) {
+    const ours = simulate(createRecipe("prefixkv").policy({ fraction: budget }), SHAPE, 30);
+    const ref = simulate(prefixKvPolicy({ budget, mode: { kind: "online" } }), SHAPE, 30);
+    assertEquals(ours.afterPrefill, ref.afterPrefill);
+    assertEquals(ours.final, ref.final);
+  }
+});
+
+Deno.test("prefixkv (offline config) runs exactly as prefixKvPolicy and keeps ρ_l", () => {
+  // A config calibrated on another prompt (seed 5) applied to this one.
+  const { info } = syntheticPrefill({ ...SHAPE, seed: 5 });
+  const conf = prefixSearch(info.importance!, { budget: 0.3 }).evictRatios;
+  const policy = createRecipe("prefixkv", { conf }).policy({ fraction: 0.3 }) as ComposedPolicy;
+  const ours = simulate(policy, SHAPE, 30);
+  const ref = simulate(
+    prefixKvPolicy({ budget: 0.3, mode: { kind: "offline", evictRatios: conf } }),
+    SHAPE,
+    30,
+  );
+  assertEquals(ours.afterPrefill, ref.afterPrefill);
+  assertEquals(ours.final, ref.final);
+  assertEquals(Array.from(policy.decision!.kept), conf.map((r) => 64 - Math.round(r * 64)));
+});
+
+Deno.test("prefixkv: offline config by hand and from a file; mismatched budget is refused", () => {
+  const conf = [0.5, 0.25];
+  const policy = createRecipe("prefixkv", { conf }).policy({ fraction: 0.625 }) as ComposedPolicy;
+  simulate(policy, { numLayers: 2, promptLength: 8 }, 0);
+  assertEquals(Array.from(policy.decision!.kept), [4, 6]); // evict round(.5·8), round(.25·8)
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/c.json`, "[0.5, 0.25]");
+    const fromFile = policyFromArgs({ method: "prefixkv", conf: `${dir}/c.json` });
+    simulate(fromFile, { numLayers: 2, promptLength: 8 }, 0);
+    assertEquals(Array.from(fromFile.decision!.kept), [4, 6]);
+    assertEquals(fromFile.budget, { fraction: 0.625 }); // 1 − mean ρ
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  const wrong = createRecipe("prefixkv", { conf }).policy({ fraction: 0.2 });
+  assertThrows(() => simulate(wrong, { numLayers: 2, promptLength: 8 }, 0), InputError);
+  const layers = createRecipe("prefixkv", { conf }).policy({ fraction: 0.625 });
+  assertThrows(() => simulate(layers, { numLayers: 3, promptLength: 8 }, 0), /3 layers/);
+});
