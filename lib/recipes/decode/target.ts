@@ -9,5 +9,5 @@
 
 /** Entries a layer that kept `kept` of `promptLength` may hold after `tokensSeen` tokens. */
 export function allowedLength(kept: number, promptLength: number, tokensSeen: number): number {
-  return Math.floor((tokensSeen * kept) / promptLength);
+  return Math.floor((tokensSeen * kept + promptLength - 1) / promptLength);
 }
