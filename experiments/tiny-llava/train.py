@@ -30,7 +30,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-DATA = os.path.join(HERE, "data")
+# TINY_LLAVA_DATA overrides the data folder (smoke tests on other machines).
+DATA = os.environ.get("TINY_LLAVA_DATA", os.path.join(HERE, "data"))
 STATE_DIR = os.path.join(DATA, "state")
 CKPT = os.path.join(HERE, "checkpoint")
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "tiny_llava_golden")

@@ -8,6 +8,7 @@ import type { Command } from "./command.ts";
 /** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   generate: () => import("./generate.ts"),
+  recipes: () => import("./recipes.ts"),
   scenes: () => import("./scenes.ts"),
   search: () => import("./search.ts"),
 };

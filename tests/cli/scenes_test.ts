@@ -1,5 +1,6 @@
-import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
-import { join } from "node:path";
+import { assertEquals, assertRejects } from "@std/assert";
+import { join } from "@std/path";
+import { UsageError } from "../../lib/cli/command.ts";
 import { command } from "../../lib/cli/scenes.ts";
 
 Deno.test("scenes command writes images, conversations, scenes and the raw tensor", async () => {
@@ -21,14 +22,16 @@ Deno.test("scenes command writes images, conversations, scenes and the raw tenso
 });
 
 Deno.test("scenes command rejects missing or malformed options", async () => {
-  await rejects(command.run(["--split", "x"]), { name: "UsageError" });
-  await rejects(command.run(["--out", "/tmp/x", "--split", "x", "--count=-3"]), {
-    name: "UsageError",
-  });
+  await assertRejects(() => command.run(["--split", "x"]), UsageError);
+  await assertRejects(
+    () => command.run(["--out", "/tmp/x", "--split", "x", "--count=-3"]),
+    UsageError,
+  );
 });
 
 Deno.test("scenes command turns unknown options into a usage error", async () => {
-  await rejects(command.run(["--out", "/tmp/x", "--split", "x", "--bogus"]), {
-    name: "UsageError",
-  });
+  await assertRejects(
+    () => command.run(["--out", "/tmp/x", "--split", "x", "--bogus"]),
+    UsageError,
+  );
 });

@@ -3,7 +3,7 @@
  * shape floor, llava-hf tensor names and shapes, size limit, and that the JavaScript tokenizer
  * and chat template reproduce the token ids the PyTorch golden files were computed from.
  */
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert as ok, assertEquals } from "@std/assert";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";

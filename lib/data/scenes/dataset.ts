@@ -5,7 +5,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { join } from "node:path";
+import { join } from "@std/path";
 import { hashString, mixSeed, Prng } from "./prng.ts";
 import { type ConversationRecord, conversationsFor } from "./conversations.ts";
 import { generateScene, renderScene, type Scene } from "./generator.ts";

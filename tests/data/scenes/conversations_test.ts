@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert as ok, assertEquals } from "@std/assert";
 import { generateScene } from "../../../lib/data/scenes/generator.ts";
 import {
   conversationsFor,

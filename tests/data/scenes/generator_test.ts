@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals, notDeepStrictEqual, ok } from "node:assert/strict";
+import { assert as ok, assertEquals, assertNotEquals as notDeepStrictEqual } from "@std/assert";
 import { decode } from "fast-png";
-import { join } from "node:path";
+import { join } from "@std/path";
 import { encodePng, generateSplit, writeSplit } from "../../../lib/data/scenes/dataset.ts";
 import { generateScene, renderScene } from "../../../lib/data/scenes/generator.ts";
 import { BACKGROUND, COLORS, PLACES } from "../../../lib/data/scenes/vocabulary.ts";

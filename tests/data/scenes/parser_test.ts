@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { generateScene } from "../../../lib/data/scenes/generator.ts";
 import { describeScene } from "../../../lib/data/scenes/conversations.ts";
 import {

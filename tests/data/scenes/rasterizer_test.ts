@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { blankImage, drawShape, insideShape } from "../../../lib/data/scenes/rasterizer.ts";
 import type { Shape } from "../../../lib/data/scenes/vocabulary.ts";
 
