@@ -13,7 +13,8 @@ import { loadModel, type Model, type Prompt } from "../runtime/model.ts";
 import { parseDevice } from "../runtime/session.ts";
 import { type Command, UsageError } from "./command.ts";
 
-const HELP = `Usage: deno task prefixkv generate --model DIR (--prompt TEXT | --input-ids IDS) [options]
+const HELP =
+  `Usage: deno task prefixkv generate --model DIR (--prompt TEXT | --input-ids IDS) [options]
 
 Greedy decoding. The first new token comes from the prompt's prefill; an end-of-sequence token
 stops generation.
@@ -56,7 +57,9 @@ export const OPTIONS = {
 } as const;
 
 /** Parsed option values (see {@link OPTIONS}). */
-export type GenerateArgs = { [K in keyof typeof OPTIONS]?: typeof OPTIONS[K]["type"] extends "boolean" ? boolean : string };
+export type GenerateArgs = {
+  [K in keyof typeof OPTIONS]?: typeof OPTIONS[K]["type"] extends "boolean" ? boolean : string;
+};
 
 /**
  * The KV retention policy for a run: the single place where parsed arguments become a
@@ -69,14 +72,18 @@ export function buildPolicy(_args: GenerateArgs, _model: Model): CachePolicy {
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  }
   return n;
 }
 
 /** Parses `--input-ids` ("1,2,3"). */
 export function parseIds(text: string): number[] {
   const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (parts.length === 0) throw new UsageError(`--input-ids needs at least one id, e.g. --input-ids 1,2,3`);
+  if (parts.length === 0) {
+    throw new UsageError(`--input-ids needs at least one id, e.g. --input-ids 1,2,3`);
+  }
   return parts.map((p) => {
     if (!/^-?\d+$/.test(p)) throw new UsageError(`--input-ids: "${p}" is not an integer token id`);
     return Number(p);
@@ -90,7 +97,9 @@ async function promptOf(model: Model, a: GenerateArgs): Promise<Prompt> {
     if (!ckpt.imageProcessor) throw new UsageError(`--image: this model takes no images`);
     image = preprocessImage(await loadImage(a.image), ckpt.imageProcessor);
   }
-  if (a["input-ids"] !== undefined) return model.buildPrompt({ ids: parseIds(a["input-ids"]), image });
+  if (a["input-ids"] !== undefined) {
+    return model.buildPrompt({ ids: parseIds(a["input-ids"]), image });
+  }
   const question = a.prompt!;
   const text = a.raw || !ckpt.chatFormat
     ? question

@@ -51,10 +51,16 @@ export function buildClipGraph(
   const P = vision.patchSize;
   const S = vision.imageSize;
   const F = vision.intermediateSize;
-  if (D % H !== 0) throw new Error(`ClipVisionSpec: hiddenSize ${D} is not a multiple of numHeads ${H}`);
-  if (S % P !== 0) throw new Error(`ClipVisionSpec: imageSize ${S} is not a multiple of patchSize ${P}`);
+  if (D % H !== 0) {
+    throw new Error(`ClipVisionSpec: hiddenSize ${D} is not a multiple of numHeads ${H}`);
+  }
+  if (S % P !== 0) {
+    throw new Error(`ClipVisionSpec: imageSize ${S} is not a multiple of patchSize ${P}`);
+  }
   if (projector.inDim !== D) {
-    throw new Error(`ProjectorSpec: inDim ${projector.inDim} differs from the tower's hiddenSize ${D}`);
+    throw new Error(
+      `ProjectorSpec: inDim ${projector.inDim} differs from the tower's hiddenSize ${D}`,
+    );
   }
   const hd = D / H;
   const patches = (S / P) ** 2;
@@ -65,11 +71,21 @@ export function buildClipGraph(
 
   const g = new GraphBuilder("clip-projector");
   const pixels = g.input("pixel_values", "float32", [1, C, S, S]);
-  const patchW = g.weight("patch_embedding", [D, C, P, P], get(`${pre}embeddings.patch_embedding.weight`, [D, C, P, P]));
+  const patchW = g.weight(
+    "patch_embedding",
+    [D, C, P, P],
+    get(`${pre}embeddings.patch_embedding.weight`, [D, C, P, P]),
+  );
   const conv = g.op("Conv", [pixels, patchW], { kernel_shape: [P, P], strides: [P, P] }); // [1, D, S/P, S/P]
-  const patchRows = g.op("Transpose", [g.op("Reshape", [conv, g.constI64([D, patches])])], { perm: [1, 0] });
+  const patchRows = g.op("Transpose", [g.op("Reshape", [conv, g.constI64([D, patches])])], {
+    perm: [1, 0],
+  });
   const cls = g.weight("class_embedding", [1, D], get(`${pre}embeddings.class_embedding`, [D]));
-  const posEmb = g.weight("position_embedding", [tokens, D], get(`${pre}embeddings.position_embedding.weight`, [tokens, D]));
+  const posEmb = g.weight(
+    "position_embedding",
+    [tokens, D],
+    get(`${pre}embeddings.position_embedding.weight`, [tokens, D]),
+  );
   const embeddings = g.op("Add", [g.op("Concat", [cls, patchRows], { axis: 0 }), posEmb]); // [tokens, D]
 
   const ln = (x: string, name: string, key: string): string =>
@@ -96,14 +112,19 @@ export function buildClipGraph(
     const p = `${pre}encoder.layers.${i}.`;
     const h = ln(x, `${p}layer_norm1`, `layer${i}.ln1`);
     const heads = (name: string, perm: number[]) =>
-      g.op("Transpose", [g.op("Reshape", [dense(h, `${p}self_attn.${name}`, `layer${i}.${name}`, D, D), headShape])], {
+      g.op("Transpose", [
+        g.op("Reshape", [dense(h, `${p}self_attn.${name}`, `layer${i}.${name}`, D, D), headShape]),
+      ], {
         perm,
       });
     const q = g.op("Mul", [heads("q_proj", [1, 0, 2]), scale]); // [H, tokens, hd]
     const kT = heads("k_proj", [1, 2, 0]); // [H, hd, tokens]
     const v = heads("v_proj", [1, 0, 2]); // [H, tokens, hd]
     const probs = g.op("Softmax", [g.op("MatMul", [q, kT])], { axis: -1 });
-    const ctx = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: [1, 0, 2] }), flatShape]);
+    const ctx = g.op("Reshape", [
+      g.op("Transpose", [g.op("MatMul", [probs, v])], { perm: [1, 0, 2] }),
+      flatShape,
+    ]);
     x = g.op("Add", [x, dense(ctx, `${p}self_attn.out_proj`, `layer${i}.out_proj`, D, D)]);
 
     const h2 = ln(x, `${p}layer_norm2`, `layer${i}.ln2`);

@@ -130,7 +130,10 @@ export interface CachedGraph {
 }
 
 /** Returns the cached graph for `request` under `cacheDir`, building and storing it on a miss. */
-export async function loadOrBuildGraph(cacheDir: string, request: GraphRequest): Promise<CachedGraph> {
+export async function loadOrBuildGraph(
+  cacheDir: string,
+  request: GraphRequest,
+): Promise<CachedGraph> {
   const key = createHash("sha256").update(JSON.stringify({
     cache: GRAPH_CACHE_VERSION,
     kind: request.kind,

@@ -69,7 +69,10 @@ export function llamaLayerWeights(spec: LlamaSpec, l: number) {
 /** RoPE inverse frequencies `1 / θ^(2i/d)` for `i < d/2`, as float32 like the reference. */
 export function ropeInvFreq(spec: LlamaSpec): Float32Array {
   const half = spec.headDim / 2;
-  return Float32Array.from({ length: half }, (_, i) => 1 / spec.ropeTheta ** ((2 * i) / spec.headDim));
+  return Float32Array.from(
+    { length: half },
+    (_, i) => 1 / spec.ropeTheta ** ((2 * i) / spec.headDim),
+  );
 }
 
 /** Builds the decoder graph of `spec` with weights read from `tensors`. */
@@ -86,7 +89,9 @@ export function buildLlamaGraph(
   const hd = spec.headDim;
   const I = spec.intermediateSize;
   const V = spec.vocabSize;
-  if (H % kvH !== 0) throw new Error(`LlamaSpec: numHeads ${H} is not a multiple of numKvHeads ${kvH}`);
+  if (H % kvH !== 0) {
+    throw new Error(`LlamaSpec: numHeads ${H} is not a multiple of numKvHeads ${kvH}`);
+  }
   if (hd % 2 !== 0) throw new Error(`LlamaSpec: headDim ${hd} must be even for RoPE`);
   const G = H / kvH;
 
@@ -134,12 +139,21 @@ export function buildLlamaGraph(
     const pastK = g.input(llamaNames.pastKey(l), "float32", [1, `P_${l}`, kvH, hd]);
     const pastV = g.input(llamaNames.pastValue(l), "float32", [1, `P_${l}`, kvH, hd]);
 
-    const qkvW = g.weight(`layer${l}.qkv`, [(H + 2 * kvH) * hd, D], concatRows([
-      tensors.getF32(w.q, [H * hd, D]),
-      tensors.getF32(w.k, [kvH * hd, D]),
-      tensors.getF32(w.v, [kvH * hd, D]),
-    ]));
-    const x = rmsNorm(g, h, g.weight(`layer${l}.input_norm`, [D], tensors.getF32(w.inputNorm, [D])), spec.rmsNormEps);
+    const qkvW = g.weight(
+      `layer${l}.qkv`,
+      [(H + 2 * kvH) * hd, D],
+      concatRows([
+        tensors.getF32(w.q, [H * hd, D]),
+        tensors.getF32(w.k, [kvH * hd, D]),
+        tensors.getF32(w.v, [kvH * hd, D]),
+      ]),
+    );
+    const x = rmsNorm(
+      g,
+      h,
+      g.weight(`layer${l}.input_norm`, [D], tensors.getF32(w.inputNorm, [D])),
+      spec.rmsNormEps,
+    );
     const [q, k, v] = g.ops("Split", [linear(g, x, qkvW), qkvSplit], { axis: 1 }, { count: 3 });
 
     const q3 = rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [T, H, hd]
@@ -151,8 +165,12 @@ export function buildLlamaGraph(
     g.output(newK, "float32", [1, "T", kvH, hd]);
     g.output(newV, "float32", [1, "T", kvH, hd]);
 
-    const keysT = g.op("Transpose", [g.op("Concat", [pastK, newK], { axis: 1 })], { perm: [0, 2, 3, 1] }); // [1, kvH, hd, S]
-    const values = g.op("Transpose", [g.op("Concat", [pastV, newV], { axis: 1 })], { perm: [0, 2, 1, 3] }); // [1, kvH, S, hd]
+    const keysT = g.op("Transpose", [g.op("Concat", [pastK, newK], { axis: 1 })], {
+      perm: [0, 2, 3, 1],
+    }); // [1, kvH, hd, S]
+    const values = g.op("Transpose", [g.op("Concat", [pastV, newV], { axis: 1 })], {
+      perm: [0, 2, 1, 3],
+    }); // [1, kvH, S, hd]
     // Queries grouped by KV head: [T, H, hd] → [kvH, T, G·hd] → [1, kvH, T·G, hd].
     const qGrouped = g.op("Reshape", [
       g.op("Transpose", [
@@ -169,17 +187,31 @@ export function buildLlamaGraph(
     const probs = g.op("Softmax", [g.op("Where", [visible, scores, negInf])], { axis: -1 });
 
     if (attention === "importance") {
-      const imp = g.op("Mul", [g.op("ReduceSum", [probs, g.constI64([1, 2])], { keepdims: 0 }), invHeads], {}, {
-        outputs: [llamaNames.importance(l)],
-      });
+      const imp = g.op(
+        "Mul",
+        [g.op("ReduceSum", [probs, g.constI64([1, 2])], { keepdims: 0 }), invHeads],
+        {},
+        {
+          outputs: [llamaNames.importance(l)],
+        },
+      );
       g.output(imp, "float32", [1, `S_${l}`]);
     } else if (attention === "matrices") {
-      const shape5 = g.op("Concat", [g.constI64([1, kvH]), T1, g.constI64([G]), g.op("Unsqueeze", [S, g.constI64([0])])], {
+      const shape5 = g.op("Concat", [
+        g.constI64([1, kvH]),
+        T1,
+        g.constI64([G]),
+        g.op("Unsqueeze", [S, g.constI64([0])]),
+      ], {
         axis: 0,
       });
-      const perQuery = g.op("ReduceSum", [g.op("Reshape", [probs, shape5]), g.constI64([1, 3])], { keepdims: 0 });
+      const perQuery = g.op("ReduceSum", [g.op("Reshape", [probs, shape5]), g.constI64([1, 3])], {
+        keepdims: 0,
+      });
       const att = g.op("Mul", [perQuery, invHeads], {}, { outputs: [llamaNames.attention(l)] }); // [1, T, S]
-      const imp = g.op("ReduceSum", [att, g.constI64([1])], { keepdims: 0 }, { outputs: [llamaNames.importance(l)] });
+      const imp = g.op("ReduceSum", [att, g.constI64([1])], { keepdims: 0 }, {
+        outputs: [llamaNames.importance(l)],
+      });
       g.output(imp, "float32", [1, `S_${l}`]);
       g.output(att, "float32", [1, "T", `S_${l}`]);
     }
@@ -191,24 +223,48 @@ export function buildLlamaGraph(
       ], { perm: [1, 0, 2] }),
       g.constI64([-1, H * hd]),
     ]);
-    h = g.op("Add", [h, linear(g, ctx, g.weight(`layer${l}.o`, [D, H * hd], tensors.getF32(w.o, [D, H * hd])))]);
+    h = g.op("Add", [
+      h,
+      linear(g, ctx, g.weight(`layer${l}.o`, [D, H * hd], tensors.getF32(w.o, [D, H * hd]))),
+    ]);
 
-    const x2 = rmsNorm(g, h, g.weight(`layer${l}.post_norm`, [D], tensors.getF32(w.postNorm, [D])), spec.rmsNormEps);
-    const guW = g.weight(`layer${l}.gate_up`, [2 * I, D], concatRows([
-      tensors.getF32(w.gate, [I, D]),
-      tensors.getF32(w.up, [I, D]),
-    ]));
+    const x2 = rmsNorm(
+      g,
+      h,
+      g.weight(`layer${l}.post_norm`, [D], tensors.getF32(w.postNorm, [D])),
+      spec.rmsNormEps,
+    );
+    const guW = g.weight(
+      `layer${l}.gate_up`,
+      [2 * I, D],
+      concatRows([
+        tensors.getF32(w.gate, [I, D]),
+        tensors.getF32(w.up, [I, D]),
+      ]),
+    );
     const [gate, up] = g.ops("Split", [linear(g, x2, guW), guSplit], { axis: 1 }, { count: 2 });
     const downW = g.weight(`layer${l}.down`, [D, I], tensors.getF32(w.down, [D, I]));
     h = g.op("Add", [h, linear(g, g.op("Mul", [silu(g, gate), up]), downW)]);
   }
 
   if (lastOnly) {
-    h = g.op("Slice", [h, g.constI64([-1]), g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([0])]);
+    h = g.op("Slice", [
+      h,
+      g.constI64([-1]),
+      g.constI64([Number.MAX_SAFE_INTEGER]),
+      g.constI64([0]),
+    ]);
   }
-  const normed = rmsNorm(g, h, g.weight("final_norm", [D], tensors.getF32(`${spec.prefix}norm.weight`, [D])), spec.rmsNormEps);
+  const normed = rmsNorm(
+    g,
+    h,
+    g.weight("final_norm", [D], tensors.getF32(`${spec.prefix}norm.weight`, [D])),
+    spec.rmsNormEps,
+  );
   const lmHead = g.weight("lm_head", [V, D], tensors.getF32(spec.lmHead, [V, D]));
-  const logits = g.op("Reshape", [linear(g, normed, lmHead), g.constI64([1, -1, V])], {}, { outputs: ["logits"] });
+  const logits = g.op("Reshape", [linear(g, normed, lmHead), g.constI64([1, -1, V])], {}, {
+    outputs: ["logits"],
+  });
   g.output(logits, "float32", [1, lastOnly ? 1 : "T", V]);
   return g;
 }

@@ -146,7 +146,9 @@ export class GraphBuilder {
   initializer(name: string, dtype: DType, dims: readonly number[], data: TensorData): string {
     const size = dims.reduce((a, b) => a * b, 1);
     if (data.length !== size) {
-      throw new Error(`GraphBuilder: initializer ${name} [${dims}] needs ${size} values, got ${data.length}`);
+      throw new Error(
+        `GraphBuilder: initializer ${name} [${dims}] needs ${size} values, got ${data.length}`,
+      );
     }
     this.#inits.push({ name: this.#claim(name), dtype, dims: [...dims], data });
     return name;
@@ -181,7 +183,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node and returns the name of its first output. Pass `""` for an absent input. */
-  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: OpOptions = {}) {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: OpOptions = {},
+  ) {
     return this.ops(opType, inputs, attrs, opts)[0];
   }
 
@@ -331,7 +338,9 @@ function valueInfo(name: string, dtype: DType, dims: Dim[]) {
       tensorType: {
         elemType: DTYPE_CODE[dtype],
         shape: {
-          dim: dims.map((d) => typeof d === "number" ? { dimValue: d } : d === null ? {} : { dimParam: d }),
+          dim: dims.map((d) =>
+            typeof d === "number" ? { dimValue: d } : d === null ? {} : { dimParam: d }
+          ),
         },
       },
     },
@@ -340,7 +349,9 @@ function valueInfo(name: string, dtype: DType, dims: Dim[]) {
 
 function attribute(name: string, v: AttrValue) {
   const T = onnx.AttributeProto.AttributeType;
-  if (v instanceof FloatAttr) return onnx.AttributeProto.create({ name, type: T.FLOAT, f: v.value });
+  if (v instanceof FloatAttr) {
+    return onnx.AttributeProto.create({ name, type: T.FLOAT, f: v.value });
+  }
   if (v instanceof FloatsAttr) {
     return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: v.value });
   }
@@ -357,6 +368,8 @@ function attribute(name: string, v: AttrValue) {
 
 function assertIntegers(name: string, values: number[]): void {
   if (values.some((x) => !Number.isInteger(x))) {
-    throw new Error(`GraphBuilder: attribute ${name} = ${values} is not integer; wrap floats with float()`);
+    throw new Error(
+      `GraphBuilder: attribute ${name} = ${values} is not integer; wrap floats with float()`,
+    );
   }
 }

@@ -197,7 +197,10 @@ export class Model {
   embedTokens(ids: ArrayLike<number>): Float32Array {
     const D = this.hiddenSize;
     const V = this.vocabSize;
-    this.#embedding ??= this.source.tensors.getF32(`${this.spec.text.prefix}embed_tokens.weight`, [V, D]);
+    this.#embedding ??= this.source.tensors.getF32(`${this.spec.text.prefix}embed_tokens.weight`, [
+      V,
+      D,
+    ]);
     const out = new Float32Array(ids.length * D);
     for (let t = 0; t < ids.length; t++) {
       const id = ids[t];
@@ -223,13 +226,17 @@ export class Model {
     const vision = this.spec.vision;
     const projector = this.spec.projector;
     if (!vision || !projector) {
-      throw new InputError(`this ${this.spec.modelType} model has no vision tower; it takes no images`);
+      throw new InputError(
+        `this ${this.spec.modelType} model has no vision tower; it takes no images`,
+      );
     }
     const { numChannels: C, imageSize: S } = vision;
     if (pixels.length !== C * S * S) {
       const side = Math.sqrt(pixels.length / C);
       throw new InputError(
-        `image has ${pixels.length} values${Number.isInteger(side) ? ` (${C}×${side}×${side})` : ""}, ` +
+        `image has ${pixels.length} values${
+          Number.isInteger(side) ? ` (${C}×${side}×${side})` : ""
+        }, ` +
           `but this model takes preprocessed pixels of ${C}×${S}×${S} = ${C * S * S}; ` +
           `preprocess the image with the checkpoint's image processor`,
       );
@@ -255,7 +262,15 @@ export class Model {
     checkPosition(start, "positionStart");
     const attention = opts.attention ?? "none";
     const cache = this.newCache();
-    const out = await this.#forward(embeds, rows, start, start, cache, attention, opts.logits ?? "all");
+    const out = await this.#forward(
+      embeds,
+      rows,
+      start,
+      start,
+      cache,
+      attention,
+      opts.logits ?? "all",
+    );
     return { cache, ...out };
   }
 
@@ -313,13 +328,17 @@ export class Model {
     if (!hasImage) {
       if (slots.length > 0) {
         throw new InputError(
-          `the prompt has an image placeholder (token ${imageId}) at index ${slots[0]} but no image was given`,
+          `the prompt has an image placeholder (token ${imageId}) at index ${
+            slots[0]
+          } but no image was given`,
         );
       }
       return { embeds: this.embedTokens(ids), ids, length: ids.length };
     }
     if (!this.spec.vision || imageId === undefined) {
-      throw new InputError(`this ${this.spec.modelType} model has no vision tower; it takes no images`);
+      throw new InputError(
+        `this ${this.spec.modelType} model has no vision tower; it takes no images`,
+      );
     }
     if (slots.length !== 1) {
       throw new InputError(
@@ -341,8 +360,17 @@ export class Model {
     embeds.set(before, 0);
     embeds.set(features, before.length);
     embeds.set(after, before.length + features.length);
-    const expanded = [...ids.slice(0, at), ...new Array<number>(count).fill(imageId), ...ids.slice(at + 1)];
-    return { embeds, ids: expanded, length: expanded.length, imageSpan: { start: at, end: at + count } };
+    const expanded = [
+      ...ids.slice(0, at),
+      ...new Array<number>(count).fill(imageId),
+      ...ids.slice(at + 1),
+    ];
+    return {
+      embeds,
+      ids: expanded,
+      length: expanded.length,
+      imageSpan: { start: at, end: at + count },
+    };
   }
 
   /**
@@ -350,7 +378,11 @@ export class Model {
    * `attention` and `logits`, or that serves one-token steps when `step` is true, so that later
    * calls are not charged for it.
    */
-  async prepare(attention: AttentionOutputs, logits: "all" | "last" = "all", step = false): Promise<void> {
+  async prepare(
+    attention: AttentionOutputs,
+    logits: "all" | "last" = "all",
+    step = false,
+  ): Promise<void> {
     await this.#decoder(attention, logits, step ? 1 : 2);
   }
 
@@ -367,7 +399,9 @@ export class Model {
     const D = this.hiddenSize;
     if (!(embeds instanceof Float32Array) || embeds.length === 0 || embeds.length % D !== 0) {
       throw new InputError(
-        `${what}: expected a non-empty Float32Array of rows of ${D} values, got ${embeds?.length ?? embeds} values`,
+        `${what}: expected a non-empty Float32Array of rows of ${D} values, got ${
+          embeds?.length ?? embeds
+        } values`,
       );
     }
     return embeds.length / D;
@@ -375,7 +409,10 @@ export class Model {
 
   #checkCache(cache: KvCache): void {
     const t = this.spec.text;
-    if (cache.numLayers !== t.numLayers || cache.numKvHeads !== t.numKvHeads || cache.headDim !== t.headDim) {
+    if (
+      cache.numLayers !== t.numLayers || cache.numKvHeads !== t.numKvHeads ||
+      cache.headDim !== t.headDim
+    ) {
       throw new InputError(
         `cache shaped ${cache.numLayers} layers × ${cache.numKvHeads} KV heads × ${cache.headDim} does ` +
           `not fit this model (${t.numLayers} × ${t.numKvHeads} × ${t.headDim}); use model.newCache()`,
@@ -421,7 +458,9 @@ export class Model {
     const perLayer = (name: (l: number) => string) =>
       Array.from({ length: t.numLayers }, (_, l) => out[name(l)].data as Float32Array);
     let logitData = out.logits.data as Float32Array;
-    if (logits === "last" && given === "all") logitData = logitData.subarray((rows - 1) * t.vocabSize);
+    if (logits === "last" && given === "all") {
+      logitData = logitData.subarray((rows - 1) * t.vocabSize);
+    }
     return {
       logits: logitData,
       logitRows: logitData.length / t.vocabSize,
@@ -443,7 +482,9 @@ export class Model {
     for (const [loadedKey, session] of this.#loaded) {
       const [a, l] = loadedKey.split("-") as [AttentionOutputs, "all" | "last"];
       const logitsOk = l === logits || rows === 1 || l === "all";
-      if (ATTENTION_LEVEL[a] >= ATTENTION_LEVEL[attention] && logitsOk) return { session, logits: l };
+      if (ATTENTION_LEVEL[a] >= ATTENTION_LEVEL[attention] && logitsOk) {
+        return { session, logits: l };
+      }
     }
     const key = `${attention}-${logits}`;
     const session = await this.#session(`decoder:${key}`, () => ({
@@ -461,7 +502,10 @@ export class Model {
     if (!pending) {
       pending = this.#createSession(name, request());
       this.#sessions.set(name, pending);
-      pending.then((s) => decoderKey && this.#loaded.set(decoderKey, s), () => this.#sessions.delete(name));
+      pending.then(
+        (s) => decoderKey && this.#loaded.set(decoderKey, s),
+        () => this.#sessions.delete(name),
+      );
     }
     return pending;
   }
@@ -487,14 +531,19 @@ export class Model {
 }
 
 function checkPosition(p: number, what: string): void {
-  if (!Number.isInteger(p) || p < 0) throw new InputError(`${what} must be a non-negative integer, got ${p}`);
+  if (!Number.isInteger(p) || p < 0) {
+    throw new InputError(`${what} must be a non-negative integer, got ${p}`);
+  }
 }
 
 /**
  * Loads a model from a checkpoint directory or an already loaded checkpoint. Graphs are built
  * (or fetched from the graph cache) lazily, when first needed.
  */
-export async function loadModel(source: string | ModelSource, opts: LoadModelOptions = {}): Promise<Model> {
+export async function loadModel(
+  source: string | ModelSource,
+  opts: LoadModelOptions = {},
+): Promise<Model> {
   const device = opts.device ?? "cpu";
   const owns = typeof source === "string";
   const src: ModelSource = typeof source === "string" ? await loadCheckpoint(source) : source;
@@ -503,7 +552,14 @@ export async function loadModel(source: string | ModelSource, opts: LoadModelOpt
     const fingerprint = await checkpointFingerprint(src);
     // Fail on an unusable device now rather than at the first prefill.
     assertDeviceAvailable(device);
-    return new Model(src, device, fingerprint, cacheDir === null ? null : resolve(cacheDir), opts.threads, owns);
+    return new Model(
+      src,
+      device,
+      fingerprint,
+      cacheDir === null ? null : resolve(cacheDir),
+      opts.threads,
+      owns,
+    );
   } catch (err) {
     if (owns) src.tensors.close();
     throw err;

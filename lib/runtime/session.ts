@@ -49,7 +49,11 @@ export function parseDevice(device: string): Device {
 }
 
 /** The shared libraries the CUDA execution provider needs next to onnxruntime-node's binding. */
-export function cudaProviderLibraries(): { dir: string | null; required: string[]; missing: string[] } {
+export function cudaProviderLibraries(): {
+  dir: string | null;
+  required: string[];
+  missing: string[];
+} {
   const isWindows = Deno.build.os === "windows";
   const required = isWindows
     ? ["onnxruntime_providers_shared.dll", "onnxruntime_providers_cuda.dll"]
@@ -97,8 +101,12 @@ export function assertDeviceAvailable(device: Device): void {
   const { dir, missing } = cudaProviderLibraries();
   if (missing.length === 0) return;
   throw new InputError(
-    `device "cuda" needs onnxruntime-node's CUDA execution provider, but ${missing.join(" and ")} ` +
-      `${missing.length > 1 ? "are" : "is"} missing from ${dir ?? "the onnxruntime-node package"}. ` +
+    `device "cuda" needs onnxruntime-node's CUDA execution provider, but ${
+      missing.join(" and ")
+    } ` +
+      `${missing.length > 1 ? "are" : "is"} missing from ${
+        dir ?? "the onnxruntime-node package"
+      }. ` +
       `The npm package ships CPU binaries only; its install script downloads the CUDA 12 provider, ` +
       `and Deno skips install scripts unless allowed. To get it (needs network access to the NuGet ` +
       `feed): ONNXRUNTIME_NODE_INSTALL=cuda12 deno install --allow-scripts=npm:onnxruntime-node, ` +
@@ -157,7 +165,10 @@ export class Session {
   }
 
   /** Runs the graph; `fetches` limits the outputs copied back (default: all). */
-  run(feeds: Record<string, ort.Tensor>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches?: readonly string[],
+  ): Promise<Record<string, ort.Tensor>> {
     return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
   }
 

@@ -1,14 +1,22 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import type { ClipVisionSpec } from "../../lib/checkpoint/spec.ts";
-import { buildClipGraph, clipFeatureRows, selectedHiddenState } from "../../lib/graph/clip_graph.ts";
+import {
+  buildClipGraph,
+  clipFeatureRows,
+  selectedHiddenState,
+} from "../../lib/graph/clip_graph.ts";
 import { makeTinyLlava, type TinyLlavaOptions } from "../fixtures/tiny_checkpoint.ts";
 import { referenceLlava } from "../reference/clip_reference.ts";
 import { maxAbsDiff } from "./max_abs_diff.ts";
 
 const CASES: [string, TinyLlavaOptions][] = [
   ["quick_gelu, layer -2, default (drop CLS)", {}],
-  ["gelu, layer -1, full (keep CLS)", { visionAct: "gelu", featureLayer: -1, selectStrategy: "full" }],
+  ["gelu, layer -1, full (keep CLS)", {
+    visionAct: "gelu",
+    featureLayer: -1,
+    selectStrategy: "full",
+  }],
   ["layer 0: embeddings after pre_layrnorm only", { featureLayer: 0 }],
   ["positive layer 2 of 4, 8×8 patches of 24-pixel images", {
     featureLayer: 2,
@@ -29,7 +37,9 @@ for (const [name, opts] of CASES) {
     const session = await ort.InferenceSession.create(
       buildClipGraph(vision, ck.spec.projector!, ck.store).toBytes(),
     );
-    const out = await session.run({ pixel_values: new ort.Tensor("float32", pixels, [1, 3, S, S]) });
+    const out = await session.run({
+      pixel_values: new ort.Tensor("float32", pixels, [1, 3, S, S]),
+    });
     await session.release();
     const rows = clipFeatureRows(vision);
     assertEquals(rows, ck.spec.imageTokens);
@@ -55,6 +65,12 @@ Deno.test("clip graph: only the layers up to the selected hidden state are built
 Deno.test("clip graph: a feature layer outside the tower is refused", () => {
   const vision = makeTinyLlava({ visionLayers: 3 }).spec.vision!;
   assertEquals(selectedHiddenState({ ...vision, featureLayer: -4 }), 0);
-  assertThrows(() => selectedHiddenState({ ...vision, featureLayer: -5 }), /selects no hidden state/);
-  assertThrows(() => selectedHiddenState({ ...vision, featureLayer: 4 }), /selects no hidden state/);
+  assertThrows(
+    () => selectedHiddenState({ ...vision, featureLayer: -5 }),
+    /selects no hidden state/,
+  );
+  assertThrows(
+    () => selectedHiddenState({ ...vision, featureLayer: 4 }),
+    /selects no hidden state/,
+  );
 });

@@ -1,8 +1,16 @@
-import { deepStrictEqual as assertEquals, notDeepStrictEqual as assertNotEquals, ok } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  notDeepStrictEqual as assertNotEquals,
+  ok,
+} from "node:assert/strict";
 import { join } from "node:path";
 import { MemoryTensorStore } from "../../lib/checkpoint/tensor_store.ts";
 import { loadCheckpoint } from "../../lib/checkpoint/checkpoint.ts";
-import { checkpointFingerprint, type GraphRequest, loadOrBuildGraph } from "../../lib/graph/graph_cache.ts";
+import {
+  checkpointFingerprint,
+  type GraphRequest,
+  loadOrBuildGraph,
+} from "../../lib/graph/graph_cache.ts";
 import { GraphBuilder } from "../../lib/graph/onnx_builder.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { makeTinyLlama, writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
@@ -61,7 +69,8 @@ Deno.test("graph cache: a failed build leaves no entry", () =>
         throw new Error("boom");
       },
     };
-    await loadOrBuildGraph(dir, failing).then(() => ok(false), (e) => assertEquals(e.message, "boom"));
+    await loadOrBuildGraph(dir, failing).then(() => ok(false), (e) =>
+      assertEquals(e.message, "boom"));
     assertEquals([...Deno.readDirSync(dir)].length, 0);
   }));
 
@@ -120,6 +129,10 @@ Deno.test("graph cache: a second loadModel on the same checkpoint skips building
     const second = await run();
     assertEquals(first.path, cacheDir);
     assertEquals(first.loads.map((l) => [l.graph, l.cached]), [["decoder:none-all", false]]);
-    assertEquals(second.loads.map((l) => [l.graph, l.cached, l.buildMs]), [["decoder:none-all", true, 0]]);
+    assertEquals(second.loads.map((l) => [l.graph, l.cached, l.buildMs]), [[
+      "decoder:none-all",
+      true,
+      0,
+    ]]);
     assertEquals([...second.logits], [...first.logits]);
   }));

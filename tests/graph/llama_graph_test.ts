@@ -2,7 +2,11 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import type { LlamaSpec } from "../../lib/checkpoint/spec.ts";
 import type { TensorStore } from "../../lib/checkpoint/tensor_store.ts";
-import { buildLlamaGraph, type LlamaGraphOptions, llamaNames } from "../../lib/graph/llama_graph.ts";
+import {
+  buildLlamaGraph,
+  type LlamaGraphOptions,
+  llamaNames,
+} from "../../lib/graph/llama_graph.ts";
 import { makeTinyLlama, type TinyLlamaOptions } from "../fixtures/tiny_checkpoint.ts";
 import { type RefCache, referenceLlama } from "../reference/llama_reference.ts";
 import { maxAbsDiff } from "./max_abs_diff.ts";
@@ -18,7 +22,9 @@ async function runGraph(
   positions: number[],
   cache?: RefCache,
 ): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(buildLlamaGraph(spec, store, options).toBytes());
+  const session = await ort.InferenceSession.create(
+    buildLlamaGraph(spec, store, options).toBytes(),
+  );
   const T = positions.length;
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: new ort.Tensor("float32", embeds, [1, T, spec.hiddenSize]),
@@ -79,7 +85,14 @@ Deno.test("llama graph: ragged past lengths per layer (one of them empty) match 
   const ids = [30, 31];
   const positions = [7, 8];
   const embeds = ref.embed(ids);
-  const got = await runGraph(spec, store, { attention: "matrices" }, Float32Array.from(embeds), positions, cache.clone());
+  const got = await runGraph(
+    spec,
+    store,
+    { attention: "matrices" },
+    Float32Array.from(embeds),
+    positions,
+    cache.clone(),
+  );
   const want = ref.forward(embeds, positions, cache);
   ok(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
   for (let l = 0; l < spec.numLayers; l++) {
@@ -97,7 +110,13 @@ Deno.test("llama graph: attention rows sum to 1, importance is their column sum,
   const T = ids.length;
   const embeds = ref.embed(ids);
   const want = ref.forward(embeds, ids.map((_, i) => i), ref.newCache());
-  const got = await runGraph(spec, store, { attention: "matrices" }, Float32Array.from(embeds), ids.map((_, i) => i));
+  const got = await runGraph(
+    spec,
+    store,
+    { attention: "matrices" },
+    Float32Array.from(embeds),
+    ids.map((_, i) => i),
+  );
   for (let l = 0; l < spec.numLayers; l++) {
     const att = got[llamaNames.attention(l)].data as Float32Array;
     const imp = got[llamaNames.importance(l)].data as Float32Array;

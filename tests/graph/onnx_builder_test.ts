@@ -110,7 +110,9 @@ Deno.test("builder: external tensors are aligned in the data file", async () => 
     const offsets = initializers(await Deno.readFile(path)).map((t) => Number(t.external.offset));
     assertEquals(offsets, [0, 4096]);
     const s = await ort.InferenceSession.create(path);
-    const out = await s.run({ x: new ort.Tensor("float32", Float32Array.from([0.5, 0.5, 0.5]), [3]) });
+    const out = await s.run({
+      x: new ort.Tensor("float32", Float32Array.from([0.5, 0.5, 0.5]), [3]),
+    });
     assertEquals([...(out.y.data as Float32Array)], [11.5, 22.5, 33.5]);
     await s.release();
   } finally {
@@ -126,7 +128,10 @@ Deno.test("builder: toBytes refuses graphs past protobuf's 2 GiB limit", () => {
   const big = new Float32Array(16 * 1024 * 1024);
   let y = x;
   for (let i = 0; i < 33; i++) {
-    y = g.op("Add", [y, g.op("ReduceSum", [g.weight(`w${i}`, [big.length], big)], { keepdims: 1 })]);
+    y = g.op("Add", [
+      y,
+      g.op("ReduceSum", [g.weight(`w${i}`, [big.length], big)], { keepdims: 1 }),
+    ]);
   }
   ok(g.initializerBytes > 2 ** 31);
   assertThrows(() => g.toBytes(), /2 GiB limit; use save\(path\)/);

@@ -95,7 +95,12 @@ for (const mode of ["absolute", "paper"] as const) {
         },
       };
       const prompt = await model.buildPrompt({ ids: PROMPT });
-      const out = await generate(spy, prompt, { maxNewTokens: 8, policy, positionMode: mode, stopAtEos: false });
+      const out = await generate(spy, prompt, {
+        maxNewTokens: 8,
+        policy,
+        positionMode: mode,
+        stopAtEos: false,
+      });
       assertEquals(out.ids, referenceGreedy(8, mode, compressRef));
       const N = PROMPT.length;
       // Layer 0 holds 3 prompt entries, so paper positions start at 3, true ones at N.
@@ -117,8 +122,13 @@ Deno.test("generate: the first token comes from the uncompressed prefill", () =>
       },
       afterStep() {},
     };
-    const full = await generate(model, await model.buildPrompt({ ids: PROMPT }), { maxNewTokens: 1 });
-    const dropped = await generate(model, await model.buildPrompt({ ids: PROMPT }), { maxNewTokens: 1, policy: dropAll });
+    const full = await generate(model, await model.buildPrompt({ ids: PROMPT }), {
+      maxNewTokens: 1,
+    });
+    const dropped = await generate(model, await model.buildPrompt({ ids: PROMPT }), {
+      maxNewTokens: 1,
+      policy: dropAll,
+    });
     assertEquals(dropped.ids, full.ids);
     assertEquals(dropped.cacheLengths, [1, 1, 1]);
   }));
@@ -129,11 +139,16 @@ Deno.test("generate: an end-of-sequence token stops generation and is kept", asy
   const stopAt = free.indexOf(eos);
   // The spec's EOS ids are the default.
   await withModel(async (model) => {
-    const out = await generate(model, await model.buildPrompt({ ids: PROMPT }), { maxNewTokens: 10 });
+    const out = await generate(model, await model.buildPrompt({ ids: PROMPT }), {
+      maxNewTokens: 10,
+    });
     assertEquals(out.ids, free.slice(0, stopAt + 1));
     assertEquals(out.stoppedAtEos, true);
     assertEquals(out.timings.decodeSteps, stopAt);
-    const off = await generate(model, await model.buildPrompt({ ids: PROMPT }), { maxNewTokens: 10, stopAtEos: false });
+    const off = await generate(model, await model.buildPrompt({ ids: PROMPT }), {
+      maxNewTokens: 10,
+      stopAtEos: false,
+    });
     assertEquals(off.ids, free);
     assertEquals(off.stoppedAtEos, false);
   }, { ...ck.spec, eosTokenIds: [eos] });
@@ -155,7 +170,10 @@ Deno.test("generate: the policy sees prefill attention, image span and every ste
         lengths.push(cache.lengths());
       },
     };
-    const prompt = { ...(await model.buildPrompt({ ids: PROMPT })), imageSpan: { start: 2, end: 5 } };
+    const prompt = {
+      ...(await model.buildPrompt({ ids: PROMPT })),
+      imageSpan: { start: 2, end: 5 },
+    };
     await generate(model, prompt, { maxNewTokens: 4, policy, stopAtEos: false });
     assertEquals(prefills.length, 1);
     const info = prefills[0];

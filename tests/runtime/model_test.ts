@@ -1,9 +1,19 @@
-import { deepStrictEqual as assertEquals, ok, rejects as assertRejects, throws as assertThrows } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  ok,
+  rejects as assertRejects,
+  throws as assertThrows,
+} from "node:assert/strict";
 import { join } from "node:path";
 import { InputError } from "../../lib/errors.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
-import { makeTinyLlama, makeTinyLlava, type TinyLlamaOptions, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
+import {
+  makeTinyLlama,
+  makeTinyLlava,
+  type TinyLlamaOptions,
+  writeTinyLlava,
+} from "../fixtures/tiny_checkpoint.ts";
 import { referenceLlama } from "../reference/llama_reference.ts";
 import { referenceLlava } from "../reference/clip_reference.ts";
 import { maxAbsDiff } from "../graph/max_abs_diff.ts";
@@ -13,10 +23,17 @@ const TOL = 1e-4;
 const CONFIGS: [string, TinyLlamaOptions][] = [
   ["MHA, untied head", { layers: 3 }],
   ["GQA, tied head", { heads: 4, kvHeads: 2, tieWordEmbeddings: true, layers: 2 }],
-  ["GQA, linear rope scaling ×2", { heads: 4, kvHeads: 2, ropeScaling: { type: "linear", factor: 2 } }],
+  ["GQA, linear rope scaling ×2", {
+    heads: 4,
+    kvHeads: 2,
+    ropeScaling: { type: "linear", factor: 2 },
+  }],
 ];
 
-async function withModel(opts: TinyLlamaOptions, fn: (m: Model, ck: ReturnType<typeof makeTinyLlama>) => Promise<void>) {
+async function withModel(
+  opts: TinyLlamaOptions,
+  fn: (m: Model, ck: ReturnType<typeof makeTinyLlama>) => Promise<void>,
+) {
   const ck = makeTinyLlama(opts);
   const model = await loadModel({ spec: ck.spec, tensors: ck.store }, { cacheDir: false });
   try {
@@ -46,7 +63,10 @@ for (const [name, opts] of CONFIGS) {
         token = (token * 13 + 5) % ck.spec.text.vocabSize;
       }
       assertEquals(pre.cache.lengths(), new Array(ck.spec.text.numLayers).fill(prompt.length + 10));
-      assertEquals([...pre.cache.positions(0)], Array.from({ length: prompt.length + 10 }, (_, i) => i));
+      assertEquals(
+        [...pre.cache.positions(0)],
+        Array.from({ length: prompt.length + 10 }, (_, i) => i),
+      );
     }));
 }
 
@@ -54,7 +74,10 @@ Deno.test("model: ragged caches (different kept sets per layer) decode like the 
   withModel({ heads: 4, kvHeads: 2, layers: 3 }, async (model, ck) => {
     const ref = referenceLlama(ck.spec.text, ck.store);
     const prompt = [1, 9, 22, 31, 4, 8, 15, 16, 23, 42];
-    const pre = await model.prefill(model.embedTokens(prompt), { attention: "importance", logits: "last" });
+    const pre = await model.prefill(model.embedTokens(prompt), {
+      attention: "importance",
+      logits: "last",
+    });
     const refCache = ref.newCache();
     ref.forward(ref.embed(prompt), prompt.map((_, i) => i), refCache);
     const kept = [[0, 1, 5, 9], [0, 2, 3, 4, 6, 7, 8, 9], [9]];
@@ -78,7 +101,10 @@ Deno.test("model: ragged caches (different kept sets per layer) decode like the 
       // Keep shrinking layer 1 during decoding, as eviction policies do.
       if (s % 3 === 2) {
         pre.cache.evict(1, 2);
-        refCache.keep(1, Array.from({ length: refCache.length(1) }, (_, i) => i).filter((i) => i !== 2));
+        refCache.keep(
+          1,
+          Array.from({ length: refCache.length(1) }, (_, i) => i).filter((i) => i !== 2),
+        );
       }
       token = (token * 7 + 1) % ck.spec.text.vocabSize;
     }
@@ -90,13 +116,19 @@ Deno.test("model: prefill importance and matrices match the reference attention"
     const ref = referenceLlama(ck.spec.text, ck.store);
     const prompt = [1, 3, 5, 7, 9, 11, 13];
     const N = prompt.length;
-    const pre = await model.prefill(model.embedTokens(prompt), { attention: "matrices", positionStart: 4 });
+    const pre = await model.prefill(model.embedTokens(prompt), {
+      attention: "matrices",
+      positionStart: 4,
+    });
     const want = ref.forward(ref.embed(prompt), prompt.map((_, i) => i + 4), ref.newCache());
     ok(maxAbsDiff(pre.logits, want.logits) <= TOL);
     assertEquals([...pre.cache.positions(1)], prompt.map((_, i) => i + 4));
     for (let l = 0; l < ck.spec.text.numLayers; l++) {
       ok(maxAbsDiff(pre.attention![l], want.attention[l]) <= 1e-6);
-      const colSums = Array.from({ length: N }, (_, j) => want.attention[l].filter((_, k) => k % N === j).reduce((a, b) => a + b, 0));
+      const colSums = Array.from(
+        { length: N },
+        (_, j) => want.attention[l].filter((_, k) => k % N === j).reduce((a, b) => a + b, 0),
+      );
       ok(maxAbsDiff(pre.importance![l], colSums) <= 1e-5);
     }
   }));
@@ -135,10 +167,17 @@ Deno.test("model: a LLaVA prompt with an image matches the reference end to end"
       assertEquals(prompt.ids.length, prompt.length);
       ok(maxAbsDiff(prompt.embeds, want.embeds) <= 1e-4);
       const pre = await model.prefill(prompt.embeds);
-      const out = ref.llama.forward(want.embeds, Array.from({ length: want.length }, (_, i) => i), ref.llama.newCache());
+      const out = ref.llama.forward(
+        want.embeds,
+        Array.from({ length: want.length }, (_, i) => i),
+        ref.llama.newCache(),
+      );
       ok(maxAbsDiff(pre.logits, out.logits) <= TOL);
       // Text prompts go through the checkpoint's tokenizer with <image> as the image token.
-      const fromText = await model.buildPrompt({ text: "<image>\nWhat is in the image ?", image: pixels });
+      const fromText = await model.buildPrompt({
+        text: "<image>\nWhat is in the image ?",
+        image: pixels,
+      });
       assertEquals(fromText.imageSpan!.end - fromText.imageSpan!.start, ck.spec.imageTokens);
     } finally {
       await model.close();
@@ -152,23 +191,52 @@ Deno.test("model: bad inputs are InputErrors that name the problem", async () =>
   const ck = makeTinyLlava();
   const model = await loadModel({ spec: ck.spec, tensors: ck.store }, { cacheDir: false });
   try {
-    assertThrows(() => model.embedTokens([1, 64]), (e) => e instanceof InputError && /token id 64 \(at index 1\) is outside the vocabulary \[0, 64\)/.test(e.message));
+    assertThrows(
+      () => model.embedTokens([1, 64]),
+      (e) =>
+        e instanceof InputError &&
+        /token id 64 \(at index 1\) is outside the vocabulary \[0, 64\)/.test(e.message),
+    );
     assertThrows(() => model.embedTokens([1.5]), InputError);
-    await assertRejects(model.encodeImage(new Float32Array(3 * 8 * 8)), (e) => e instanceof InputError && /3×8×8.*3×16×16/.test(e.message));
-    await assertRejects(model.prefill(new Float32Array(5)), (e) => e instanceof InputError && /rows of 16 values/.test(e.message));
-    await assertRejects(model.step(1, new KvCache({ numLayers: 1, numKvHeads: 4, headDim: 4 }), 0), (e) => e instanceof InputError && /does not fit this model/.test(e.message));
+    await assertRejects(
+      model.encodeImage(new Float32Array(3 * 8 * 8)),
+      (e) => e instanceof InputError && /3×8×8.*3×16×16/.test(e.message),
+    );
+    await assertRejects(
+      model.prefill(new Float32Array(5)),
+      (e) => e instanceof InputError && /rows of 16 values/.test(e.message),
+    );
+    await assertRejects(
+      model.step(1, new KvCache({ numLayers: 1, numKvHeads: 4, headDim: 4 }), 0),
+      (e) => e instanceof InputError && /does not fit this model/.test(e.message),
+    );
     await assertRejects(model.step(1, model.newCache(), -1), InputError);
-    await assertRejects(model.buildPrompt({ ids: [1, 3, 5] }), (e) => e instanceof InputError && /no image was given/.test(e.message));
-    await assertRejects(model.buildPrompt({ ids: [1, 5], image: new Float32Array(768) }), (e) => e instanceof InputError && /no image placeholder/.test(e.message));
-    await assertRejects(model.buildPrompt({ ids: [3, 3], image: new Float32Array(768) }), (e) => e instanceof InputError && /2 image placeholders/.test(e.message));
-    await assertRejects(model.buildPrompt({ text: "hello" }), (e) => e instanceof InputError && /no tokenizer/.test(e.message));
+    await assertRejects(
+      model.buildPrompt({ ids: [1, 3, 5] }),
+      (e) => e instanceof InputError && /no image was given/.test(e.message),
+    );
+    await assertRejects(
+      model.buildPrompt({ ids: [1, 5], image: new Float32Array(768) }),
+      (e) => e instanceof InputError && /no image placeholder/.test(e.message),
+    );
+    await assertRejects(
+      model.buildPrompt({ ids: [3, 3], image: new Float32Array(768) }),
+      (e) => e instanceof InputError && /2 image placeholders/.test(e.message),
+    );
+    await assertRejects(
+      model.buildPrompt({ text: "hello" }),
+      (e) => e instanceof InputError && /no tokenizer/.test(e.message),
+    );
   } finally {
     await model.close();
   }
   const llama = makeTinyLlama();
   const text = await loadModel({ spec: llama.spec, tensors: llama.store }, { cacheDir: false });
   try {
-    await assertRejects(text.encodeImage(new Float32Array(3)), (e) => e instanceof InputError && /no vision tower/.test(e.message));
+    await assertRejects(
+      text.encodeImage(new Float32Array(3)),
+      (e) => e instanceof InputError && /no vision tower/.test(e.message),
+    );
   } finally {
     await text.close();
   }
