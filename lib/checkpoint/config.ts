@@ -508,7 +508,7 @@ export function parseModelConfig(
   configJson: unknown,
   dir: string,
   tensorNames: Iterable<string>,
-  file = join(dir, "config.json"),
+  file: string = join(dir, "config.json"),
 ): ModelSpec {
   const names = new Set(tensorNames);
   const layout = detectLayout(configJson, file);

@@ -5,13 +5,22 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatPrompt } from "../checkpoint/chat.ts";
-import { loadImage, preprocessImage } from "../checkpoint/image.ts";
-import { type CachePolicy, keepAll } from "../runtime/cache_policy.ts";
+import { readReferenceConfig } from "../prefix/config.ts";
+import { retentionReport } from "../recipes/report.ts";
+import type { CachePolicy } from "../runtime/cache_policy.ts";
+import { chatPrompt, imagePixels } from "../runtime/chat_prompt.ts";
 import { generate, type PositionMode } from "../runtime/generate.ts";
 import { loadModel, type Model, type Prompt } from "../runtime/model.ts";
+import { ObservedPolicy } from "../runtime/observed_policy.ts";
 import { parseDevice } from "../runtime/session.ts";
 import { type Command, UsageError } from "./command.ts";
+import {
+  POLICY_HELP,
+  POLICY_OPTIONS,
+  policyArgsFromFlags,
+  policyFromArgs,
+  recipeFromArgs,
+} from "./recipes.ts";
 
 const HELP =
   `Usage: deno task prefixkv generate --model DIR (--prompt TEXT | --input-ids IDS) [options]
@@ -37,9 +46,14 @@ Options:
   --threads N                 threads per onnxruntime session (default: one per core)
   --json                      print one JSON object: ids (generated only), text, promptLength,
                               stoppedAtEos, timings {prefillMs, decodeMsPerToken, ...},
-                              cacheLengths, bytesHeld, positionMode, device, graphCachePath,
+                              method, budget, fraction, cacheLengthsAfterPrefill,
+                              entriesHeldAfterPrefill, bytesHeldAfterPrefill, cacheLengths,
+                              entriesHeld, bytesHeld (at the end), positionMode, prefixkv {mode,
+                              p, kept, ...} for PrefixKV allocations, device, graphCachePath,
                               graphLoads
-  -h, --help                  this text`;
+  -h, --help                  this text
+
+${POLICY_HELP}`;
 
 /** Options of the command as parsed (strings until validated). */
 export const OPTIONS = {
@@ -54,6 +68,7 @@ export const OPTIONS = {
   "cache-dir": { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },
+  ...POLICY_OPTIONS,
 } as const;
 
 /** Parsed option values (see {@link OPTIONS}). */
@@ -63,10 +78,15 @@ export type GenerateArgs = {
 
 /**
  * The KV retention policy for a run: the single place where parsed arguments become a
- * {@link CachePolicy}. Without policy options this is the full cache.
+ * {@link CachePolicy} (a registered recipe at its budget; `full` without policy options). An
+ * offline `--conf` is checked against the model's layer count here, before any prefill.
  */
-export function buildPolicy(_args: GenerateArgs, _model: Model): CachePolicy {
-  return keepAll;
+export async function buildPolicy(args: GenerateArgs, model: Model): Promise<CachePolicy> {
+  const policyArgs = policyArgsFromFlags(args);
+  if (typeof policyArgs.conf === "string") {
+    await readReferenceConfig(policyArgs.conf, model.spec.text.numLayers);
+  }
+  return policyFromArgs(policyArgs);
 }
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -76,6 +96,11 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
     throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
   }
   return n;
+}
+
+/** A numeric flag for reports; validation happened when the recipe was built. */
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value);
 }
 
 /** Parses `--input-ids` ("1,2,3"). */
@@ -91,20 +116,11 @@ export function parseIds(text: string): number[] {
 }
 
 async function promptOf(model: Model, a: GenerateArgs): Promise<Prompt> {
-  const ckpt = model.source;
-  let image: Float32Array | undefined;
-  if (a.image !== undefined) {
-    if (!ckpt.imageProcessor) throw new UsageError(`--image: this model takes no images`);
-    image = preprocessImage(await loadImage(a.image), ckpt.imageProcessor);
-  }
   if (a["input-ids"] !== undefined) {
+    const image = a.image === undefined ? undefined : await imagePixels(model, a.image);
     return model.buildPrompt({ ids: parseIds(a["input-ids"]), image });
   }
-  const question = a.prompt!;
-  const text = a.raw || !ckpt.chatFormat
-    ? question
-    : formatPrompt(ckpt.chatFormat, question, { image: image !== undefined });
-  return model.buildPrompt({ text, image });
+  return chatPrompt(model, { question: a.prompt!, image: a.image, raw: a.raw });
 }
 
 /** The `generate` command. */
@@ -131,14 +147,37 @@ export const command: Command = {
     const threads = a.threads === undefined ? undefined : positiveInt("threads", a.threads, 1);
     const device = parseDevice(a.device ?? "cpu");
 
+    const policyArgs = policyArgsFromFlags(a);
+    recipeFromArgs(policyArgs); // bad --method/--budget fail before the model loads
+
     const model = await loadModel(a.model, { device, cacheDir: a["cache-dir"], threads });
     try {
+      const policy = await buildPolicy(a, model);
       const prompt = await promptOf(model, a);
-      const policy = buildPolicy(a, model);
-      const result = await generate(model, prompt, { maxNewTokens, policy, positionMode });
+      const observed = new ObservedPolicy(policy);
+      const result = await generate(model, prompt, {
+        maxNewTokens,
+        policy: observed,
+        positionMode,
+      });
+      const prefill = observed.afterPrefillSnapshot;
+      const retention = retentionReport(policyArgs.method, policy, prefill, {
+        startSize: optionalNumber(a["start-size"]),
+        tolerance: optionalNumber(a.tolerance),
+        maxIterations: optionalNumber(a["max-iterations"]),
+      });
+      const entriesHeld = result.cacheLengths.reduce((s, x) => s + x, 0);
       if (a.json) {
         console.log(JSON.stringify({
           ...result,
+          method: retention.method,
+          budget: retention.budget,
+          fraction: retention.fraction,
+          cacheLengthsAfterPrefill: prefill?.lengths ?? null,
+          entriesHeldAfterPrefill: prefill?.entriesHeld ?? null,
+          bytesHeldAfterPrefill: prefill?.bytesHeld ?? null,
+          entriesHeld,
+          ...(retention.prefixkv && { prefixkv: retention.prefixkv }),
           device,
           graphCachePath: model.graphCachePath,
           graphLoads: model.graphLoads,
@@ -146,10 +185,12 @@ export const command: Command = {
       } else {
         console.log(result.text);
         const t = result.timings;
+        const p = retention.prefixkv?.p;
         console.error(
           `[${result.ids.length} tokens, prompt ${result.promptLength}; prefill ` +
             `${t.prefillMs.toFixed(1)} ms, decode ${t.decodeMsPerToken.toFixed(2)} ms/token; ` +
-            `cache ${result.bytesHeld} bytes; positions ${positionMode}]`,
+            `${retention.method}@${retention.budget}${p != null ? ` p=${p.toFixed(4)}` : ""}; ` +
+            `cache ${entriesHeld} entries, ${result.bytesHeld} bytes; positions ${positionMode}]`,
         );
       }
     } finally {

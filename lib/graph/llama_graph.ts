@@ -51,7 +51,10 @@ export const llamaNames = {
 } as const;
 
 /** Weight names of layer `l` under the decoder's prefix (Hugging Face layout). */
-export function llamaLayerWeights(spec: LlamaSpec, l: number) {
+export function llamaLayerWeights(spec: LlamaSpec, l: number): Record<
+  "q" | "k" | "v" | "o" | "gate" | "up" | "down" | "inputNorm" | "postNorm",
+  string
+> {
   const p = `${spec.prefix}layers.${l}.`;
   return {
     q: `${p}self_attn.q_proj.weight`,

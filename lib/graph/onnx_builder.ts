@@ -13,7 +13,7 @@
  */
 import onnxProto from "onnx-proto";
 
-const { onnx } = onnxProto;
+const onnx: typeof onnxProto.onnx = onnxProto.onnx;
 
 /** ONNX opset version of every graph built here. */
 export const OPSET = 17;
@@ -188,7 +188,7 @@ export class GraphBuilder {
     inputs: string[],
     attrs: Record<string, AttrValue> = {},
     opts: OpOptions = {},
-  ) {
+  ): string {
     return this.ops(opType, inputs, attrs, opts)[0];
   }
 

@@ -14,7 +14,7 @@ import { InputError } from "../errors.ts";
 export type Budget = { readonly fraction: number } | { readonly tokens: number };
 
 /** Checks a budget and returns it unchanged; throws {@link InputError} when unusable. */
-export function checkBudget(budget: Budget): Budget {
+export function checkRecipeBudget(budget: Budget): Budget {
   if ("fraction" in budget) {
     const f = budget.fraction;
     if (!Number.isFinite(f) || f <= 0 || f > 1) {
@@ -47,7 +47,7 @@ export function parseBudget(budget?: number | string, tokens?: number | string):
   }
   if (tokens !== undefined) {
     const t = typeof tokens === "number" ? tokens : Number(tokens.trim());
-    return checkBudget({ tokens: t });
+    return checkRecipeBudget({ tokens: t });
   }
   if (budget === undefined) {
     throw new InputError(
@@ -63,12 +63,12 @@ export function parseBudget(budget?: number | string, tokens?: number | string):
       throw new InputError(`budget: "${budget}" is not a number; use e.g. 0.2 or "20%"`);
     }
   }
-  return checkBudget({ fraction: f });
+  return checkRecipeBudget({ fraction: f });
 }
 
 /** The kept fraction a budget means for a prompt of `promptLength` entries per layer. */
 export function keptFraction(budget: Budget, promptLength: number): number {
-  checkBudget(budget);
+  checkRecipeBudget(budget);
   if ("fraction" in budget) return budget.fraction;
   return Math.min(1, budget.tokens / promptLength);
 }

@@ -44,7 +44,12 @@ export function range(from: number, to: number): number[] {
  * the layer furthest below its quota (or removes one from the layer furthest above it) until the
  * total is met; ties go to the lower layer.
  */
-export function apportion(quotas: ArrayLike<number>, total: number, lo: number, hi: number) {
+export function apportion(
+  quotas: ArrayLike<number>,
+  total: number,
+  lo: number,
+  hi: number,
+): Int32Array {
   const layers = quotas.length;
   if (total < layers * lo || total > layers * hi) {
     throw new Error(`apportion: total ${total} outside [${layers * lo}, ${layers * hi}]`);

@@ -21,7 +21,7 @@ import type {
   PrefillInfo,
   StepInfo,
 } from "../runtime/cache_policy.ts";
-import { type Budget, checkBudget } from "./budget.ts";
+import { type Budget, checkRecipeBudget } from "./budget.ts";
 import { ComposedPolicy } from "./composed_policy.ts";
 
 /** Per-layer prefill scores, one value per prompt entry (higher = more worth keeping). */
@@ -195,13 +195,17 @@ export function composeRecipe(parts: RecipeParts, name?: string): Recipe {
       `scorer ${scorer.name} · allocation ${allocation.name} · selection ${selection.name} · ` +
       `decode ${decode.name}`,
     policy(budget: Budget): CachePolicy {
-      return new ComposedPolicy(parts, checkBudget(budget));
+      return new ComposedPolicy(parts, checkRecipeBudget(budget));
     },
   };
 }
 
 /** The recipe's parts with some replaced, composed and checked again (a new composite name). */
-export function recompose(base: RecipeParts, overrides: Partial<RecipeParts>, name?: string) {
+export function recompose(
+  base: RecipeParts,
+  overrides: Partial<RecipeParts>,
+  name?: string,
+): Recipe {
   const { scorer, allocation, selection, decode } = base;
   return composeRecipe({ scorer, allocation, selection, decode, ...overrides }, name);
 }

@@ -5,17 +5,12 @@
  *
  * @module
  */
+import type { RgbImage } from "../../checkpoint/image.ts";
 import type { Shape } from "./vocabulary.ts";
 
-/** An RGB image, row-major, 3 bytes per pixel. */
-export interface RgbImage {
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** `width * height * 3` bytes, row-major RGB. */
-  data: Uint8Array;
-}
+// Scenes use the same image type as the checkpoint's image loader, so a generated scene
+// feeds preprocessing directly.
+export type { RgbImage };
 
 /** A filled shape to draw: centre and radius in whole pixels. */
 export interface ShapeToDraw {

@@ -1,0 +1,53 @@
+/**
+ * A {@link CachePolicy} wrapper that records what the cache looked like right after the
+ * policy's prefill step (lengths, entries, bytes) and the prefill importance it was given, for
+ * reports: the runtime hands back only the final cache.
+ *
+ * @module
+ */
+import type { CachePolicy, PrefillInfo, StepInfo } from "./cache_policy.ts";
+import type { KvCache } from "./kv_cache.ts";
+
+/** The cache right after a policy's prefill step. */
+export interface PrefillSnapshot {
+  promptLength: number;
+  /** Per-layer cache lengths after the policy ran. */
+  lengths: number[];
+  entriesHeld: number;
+  bytesHeld: number;
+  /** The prefill importance the policy received (when it asked for one). */
+  importance?: Float32Array[];
+  imageSpan?: { start: number; end: number };
+}
+
+/** Delegates to `inner` and records {@link PrefillSnapshot} and the decode steps seen. */
+export class ObservedPolicy implements CachePolicy {
+  /** Set by the last prefill. */
+  afterPrefillSnapshot?: PrefillSnapshot;
+  /** Decode steps seen since the last prefill. */
+  steps = 0;
+
+  constructor(readonly inner: CachePolicy) {}
+
+  get needs() {
+    return this.inner.needs;
+  }
+
+  afterPrefill(cache: KvCache, info: PrefillInfo): void {
+    this.inner.afterPrefill(cache, info);
+    this.steps = 0;
+    this.afterPrefillSnapshot = {
+      promptLength: info.promptLength,
+      lengths: cache.lengths(),
+      entriesHeld: cache.entriesHeld(),
+      bytesHeld: cache.bytesHeld(),
+      importance: info.importance,
+      imageSpan: info.imageSpan,
+    };
+  }
+
+  afterStep(cache: KvCache, info: StepInfo): void {
+    this.inner.afterStep(cache, info);
+    this.steps++;
+  }
+}
