@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import denoConfig from "../deno.json" with { type: "json" };
 
 /** Where a result came from. Plain JSON. */
@@ -13,7 +14,7 @@ export interface Provenance {
   tool: string;
   /** Package version from deno.json. */
   version: string;
-  /** `git rev-parse HEAD` of the working directory, or null outside a repository. */
+  /** `git rev-parse HEAD` of the toolkit's checkout, or null outside a repository. */
   commit: string | null;
   /** ISO 8601 time the record was made. */
   date: string;
@@ -27,11 +28,18 @@ export interface Provenance {
   args: unknown;
 }
 
-/** The current git commit of the working directory, or null when git is unavailable. */
-export async function gitCommit(): Promise<string | null> {
+/** The toolkit's own directory: the commit is the code's, wherever the command runs. */
+const TOOL_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The git commit of the toolkit's checkout (or of `dir`), or null when git or the repository
+ * is unavailable.
+ */
+export async function gitCommit(dir: string = TOOL_DIR): Promise<string | null> {
   try {
     const out = await new Deno.Command("git", {
       args: ["rev-parse", "HEAD"],
+      cwd: dir,
       stdout: "piped",
       stderr: "null",
     }).output();

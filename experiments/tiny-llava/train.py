@@ -33,9 +33,11 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 # TINY_LLAVA_DATA overrides the data folder (smoke tests on other machines).
 DATA = os.environ.get("TINY_LLAVA_DATA", os.path.join(HERE, "data"))
 STATE_DIR = os.path.join(DATA, "state")
-CKPT = os.path.join(HERE, "checkpoint")
+# TINY_LLAVA_OUT overrides where the export, log and eval report go (experiments).
+OUT_DIR = os.environ.get("TINY_LLAVA_OUT", HERE)
+CKPT = os.path.join(OUT_DIR, "checkpoint")
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "tiny_llava_golden")
-LOG = os.path.join(HERE, "train_log.csv")
+LOG = os.path.join(OUT_DIR, "train_log.csv")
 
 SYSTEM = "A chat between a user and an assistant."
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
@@ -440,10 +442,10 @@ def cell_of(px):
 
 
 def patch_labels(scene):
-    """Per patch (row-major 8×8): shape/colour/size class of the object in the patch's cell
-    (0 = none). Used only by the auxiliary loss."""
+    """Per patch (row-major 8×8): shape/colour/size/cell class of the object in the patch's
+    grid cell (0 = none). Used only by the auxiliary loss."""
     by_cell = {o["cell"]: o for o in scene["objects"]}
-    lab = torch.zeros(3, N_PATCHES, dtype=torch.long)
+    lab = torch.zeros(4, N_PATCHES, dtype=torch.long)
     g = IMAGE_SIZE // PATCH
     for pr in range(g):
         for pc in range(g):
@@ -454,6 +456,42 @@ def patch_labels(scene):
                 lab[0, i] = 1 + SHAPES.index(o["shape"])
                 lab[1, i] = 1 + COLORS.index(o["color"])
                 lab[2, i] = 1 + SIZES.index(o["size"])
+                lab[3, i] = 1 + cell
+    return lab
+
+
+SIZE_RADIUS = {"small": 4, "large": 8}  # must match lib/data/scenes/generator.ts
+
+
+def inside_shape(shape, dx, dy, r):
+    """Quarter-pixel integer geometry of lib/data/scenes/rasterizer.ts insideShape."""
+    if shape == "circle":
+        return dx * dx + dy * dy <= r * r
+    if shape == "square":
+        return (dx.abs() <= r) & (dy.abs() <= r)
+    if shape == "diamond":
+        return dx.abs() + dy.abs() <= r
+    return (dy <= r) & (2 * dx.abs() <= dy + r)  # triangle, apex up
+
+
+def mask_patch_labels(scene, min_pixels=4):
+    """Per patch: shape/colour/size/cell class of the object covering most of the patch's
+    pixels (pixel centres inside the shape), if it covers at least `min_pixels`; else none
+    (0). Used only by the auxiliary loss."""
+    ys, xs = torch.meshgrid(torch.arange(IMAGE_SIZE), torch.arange(IMAGE_SIZE), indexing="ij")
+    g = IMAGE_SIZE // PATCH
+    lab = torch.zeros(4, N_PATCHES, dtype=torch.long)
+    best = torch.zeros(N_PATCHES, dtype=torch.long)
+    for o in scene["objects"]:
+        m = inside_shape(o["shape"], 4 * xs + 2 - 4 * o["cx"], 4 * ys + 2 - 4 * o["cy"],
+                         4 * SIZE_RADIUS[o["size"]])
+        counts = m.view(g, PATCH, g, PATCH).sum((1, 3)).reshape(-1).long()
+        take = (counts >= min_pixels) & (counts > best)
+        best = torch.where(take, counts, best)
+        lab[0, take] = 1 + SHAPES.index(o["shape"])
+        lab[1, take] = 1 + COLORS.index(o["color"])
+        lab[2, take] = 1 + SIZES.index(o["size"])
+        lab[3, take] = 1 + o["cell"]
     return lab
 
 
@@ -609,12 +647,13 @@ def train(args):
     encoded = encode_records(tok, records, index)
     by_kind = {"describe": [i for i, e in enumerate(encoded) if e[3] == "describe"],
                "short": [i for i, e in enumerate(encoded) if e[3] != "describe"]}
-    labels = torch.stack([patch_labels(s) for s in scenes])  # [S, 3, 64]
+    label_fn = mask_patch_labels if args.aux_labels == "mask" else patch_labels
+    labels = torch.stack([label_fn(s) for s in scenes])  # [S, 3, 64]
     config = make_config(tok)
     model = Llava(config)
     init_weights(model)
     vd = config["vision_config"]["hidden_size"]
-    aux_head = nn.Linear(vd, 1 + len(SHAPES) + 1 + len(COLORS) + 1 + len(SIZES))
+    aux_head = nn.Linear(vd, 1 + len(SHAPES) + 1 + len(COLORS) + 1 + len(SIZES) + 1 + 9)
     model.to(device)
     aux_head.to(device)
     params = list(model.parameters()) + list(aux_head.parameters())
@@ -636,7 +675,7 @@ def train(args):
     log = open(LOG, "w" if new_log else "a")
     if new_log:
         log.write("step,loss,lm_loss,aux_loss,lr,elapsed_s\n")
-    splits = [1 + len(SHAPES), 1 + len(COLORS), 1 + len(SIZES)]
+    splits = [1 + len(SHAPES), 1 + len(COLORS), 1 + len(SIZES), 1 + 9]
     model.train()
     t0 = time.time() - elapsed
     while step < args.steps:
@@ -802,7 +841,7 @@ def evaluate(args, model=None, tok=None):
         "samples": samples,
     }
     print(json.dumps(report, indent=1))
-    with open(os.path.join(HERE, "eval.json"), "w") as f:
+    with open(os.path.join(OUT_DIR, "eval.json"), "w") as f:
         json.dump(report, f, indent=1)
     return report
 
@@ -884,6 +923,8 @@ def main():
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-scenes", type=int, default=200)
+    ap.add_argument("--aux-labels", choices=["mask", "cell"], default="mask",
+                    help="auxiliary patch labels: object covering the patch, or object in its grid cell")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--golden-only", action="store_true")

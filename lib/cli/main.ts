@@ -7,6 +7,8 @@ import type { Command } from "./command.ts";
 
 /** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  analyze: () => import("./analyze.ts"),
+  calibrate: () => import("./calibrate.ts"),
   generate: () => import("./generate.ts"),
   recipes: () => import("./recipes.ts"),
   scenes: () => import("./scenes.ts"),

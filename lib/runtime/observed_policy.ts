@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CachePolicy, PrefillInfo, StepInfo } from "./cache_policy.ts";
+import type { AttentionNeeds, CachePolicy, PrefillInfo, StepInfo } from "./cache_policy.ts";
 import type { KvCache } from "./kv_cache.ts";
 
 /** The cache right after a policy's prefill step. */
@@ -25,11 +25,12 @@ export class ObservedPolicy implements CachePolicy {
   /** Set by the last prefill. */
   afterPrefillSnapshot?: PrefillSnapshot;
   /** Decode steps seen since the last prefill. */
-  steps = 0;
+  steps: number = 0;
 
   constructor(readonly inner: CachePolicy) {}
 
-  get needs() {
+  /** The wrapped policy's needs. */
+  get needs(): AttentionNeeds {
     return this.inner.needs;
   }
 
