@@ -26,10 +26,12 @@
  * @module
  */
 export * from "./lib/errors.ts";
+export * from "./lib/provenance.ts";
 export * from "./lib/checkpoint/mod.ts";
 export * from "./lib/graph/mod.ts";
 export * from "./lib/runtime/mod.ts";
 export * from "./lib/importance/mod.ts";
 export * from "./lib/prefix/mod.ts";
 export * from "./lib/recipes/mod.ts";
+export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { gitCommit } from "../provenance.ts";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
@@ -174,15 +175,4 @@ export async function saveCalibration(
   await Deno.writeTextFile(configPath, formatReferenceConfig(result.evictRatios));
   await Deno.writeTextFile(metaPath, JSON.stringify(meta, null, 2) + "\n");
   return { configPath, metaPath };
-}
-
-/** The current git commit of the working directory, or null when git is unavailable. */
-export async function gitCommit(): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stderr: "null" })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
-  } catch {
-    return null;
-  }
 }

@@ -11,3 +11,5 @@ export * from "./fixed_distance.ts";
 export * from "./config.ts";
 export * from "./calibrate.ts";
 export * from "./policy.ts";
+export * from "./calibration_data.ts";
+export * from "./calibrate_model.ts";

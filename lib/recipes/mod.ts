@@ -32,3 +32,4 @@ export { evictOldest } from "./decode/evict_oldest.ts";
 export { fixedDistance } from "./decode/fixed_distance.ts";
 export { accumulatedGlobal, accumulatedLayerwise, recentHalf } from "./decode/accumulated.ts";
 export { allowedLength } from "./decode/target.ts";
+export * from "./report.ts";

@@ -140,7 +140,11 @@ export class KvCache {
           `floats for keys and values, got ${keys.length} and ${values.length}`,
       );
     }
-    if (l.length + count > l.capacity) l.resize(l.length + count + this.growth);
+    if (l.length + count > l.capacity) {
+      // The first fill (the prefill) is sized exactly, so a layer that keeps everything holds no
+      // spare rows; later appends (decoding) grow in steps of `growth` rows.
+      l.resize(l.length + count + (l.length === 0 ? 0 : this.growth));
+    }
     const at = l.length * this.rowSize;
     l.keys.set(keys, at);
     l.values.set(values, at);

@@ -9,3 +9,6 @@ export * from "./cache_policy.ts";
 export * from "./session.ts";
 export * from "./model.ts";
 export * from "./generate.ts";
+export * from "./chat_prompt.ts";
+export * from "./observed_policy.ts";
+export * from "./measure_importance.ts";
