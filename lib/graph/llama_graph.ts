@@ -27,7 +27,7 @@ import { GraphBuilder } from "./onnx_builder.ts";
 import { linear, rmsNorm, silu } from "./layers.ts";
 
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
-export const LLAMA_GRAPH_VERSION = 1;
+export const LLAMA_GRAPH_VERSION = 2;
 
 /** Which attention summaries the graph outputs. */
 export type AttentionOutputs = "none" | "importance" | "matrices";
@@ -192,7 +192,15 @@ export function buildLlamaGraph(
     if (attention === "importance") {
       const imp = g.op(
         "Mul",
-        [g.op("ReduceSum", [probs, g.constI64([1, 2])], { keepdims: 0 }), invHeads],
+        // Two single-axis sums: onnxruntime's ReduceSum over axes [1, 2] at once is several
+        // times slower at long prompts than summing the query rows first, then the KV heads.
+        [
+          g.op("ReduceSum", [
+            g.op("ReduceSum", [probs, g.constI64([2])], { keepdims: 0 }),
+            g.constI64([1]),
+          ], { keepdims: 0 }),
+          invHeads,
+        ],
         {},
         {
           outputs: [llamaNames.importance(l)],
