@@ -35,3 +35,4 @@ export * from "./lib/prefix/mod.ts";
 export * from "./lib/recipes/mod.ts";
 export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";
+export * from "./lib/bundled.ts";

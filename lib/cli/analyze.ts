@@ -12,9 +12,10 @@ import { parseBudget } from "../recipes/budget.ts";
 import { loadModel } from "../runtime/model.ts";
 import { parseDevice } from "../runtime/session.ts";
 import { type Command, UsageError } from "./command.ts";
+import { modelDirOrBundled } from "../bundled.ts";
 
 const HELP =
-  `Usage: deno task prefixkv analyze --model DIR [--image FILE] --prompt TEXT --out DIR [options]
+  `Usage: deno task prefixkv analyze [--model DIR] [--image FILE] --prompt TEXT --out DIR [options]
 
 Prefills the prompt (the checkpoint's chat format) with attention importance and writes, into
 DIR, importance.json (per-layer importance vectors) and analysis.json (per layer: sampled prefix
@@ -23,7 +24,7 @@ priority curve P(o), Lorenz curve, Gini coefficient, image/text share of the imp
 carry provenance (tool version, git commit, date, runtime versions, arguments).
 
 Options:
-  --model DIR          checkpoint directory
+  --model DIR          checkpoint directory (default: the bundled tiny LLaVA)
   --image FILE         PNG or JPEG image (LLaVA models)
   --prompt TEXT        the question
   --raw                tokenize TEXT as is, no chat format
@@ -76,7 +77,7 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`${(err as Error).message} (see --help)`);
     }
-    const missing = (["model", "prompt", "out"] as const).filter((n) => a[n] === undefined);
+    const missing = (["prompt", "out"] as const).filter((n) => a[n] === undefined);
     if (missing.length > 0) {
       throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(", ")} (see --help)`);
     }
@@ -89,7 +90,11 @@ export const command: Command = {
     const threads = numberFlag("threads", a.threads, true, 1);
     const device = parseDevice(a.device ?? "cpu");
 
-    const model = await loadModel(a.model!, { device, cacheDir: a["cache-dir"], threads });
+    const model = await loadModel(modelDirOrBundled(a.model), {
+      device,
+      cacheDir: a["cache-dir"],
+      threads,
+    });
     try {
       const result = await analyzePrompt(
         model,

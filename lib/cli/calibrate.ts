@@ -14,9 +14,10 @@ import { parseBudget } from "../recipes/budget.ts";
 import { loadModel } from "../runtime/model.ts";
 import { parseDevice } from "../runtime/session.ts";
 import { type Command, UsageError } from "./command.ts";
+import { modelDirOrBundled } from "../bundled.ts";
 
 const HELP =
-  `Usage: deno task prefixkv calibrate --model DIR --data FILE --budget B --samples N --out PATH
+  `Usage: deno task prefixkv calibrate [--model DIR] --data FILE --budget B --samples N --out PATH
                                    [options]
 
 PrefixKV offline calibration: for each sample, prefill its question (the checkpoint's chat
@@ -27,7 +28,7 @@ sample, spread per layer, provenance) and a .partial.jsonl resume file: rerunnin
 command skips the samples already done. One progress line per sample goes to stderr.
 
 Options:
-  --model DIR          checkpoint directory
+  --model DIR          checkpoint directory (default: the bundled tiny LLaVA)
   --data FILE          JSON list: LLaVA-Description style {id, image, conversations: [{from:
                        "human", value: "<image>\\n…"}, …]}, or text-only {"prompt": …} items,
                        strings, or conversations without <image> (LLaMA models)
@@ -90,7 +91,7 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`${(err as Error).message} (see --help)`);
     }
-    required(a, ["model", "data", "budget", "samples", "out"]);
+    required(a, ["data", "budget", "samples", "out"]);
     const budget = parseBudget(a.budget) as { fraction: number };
     const samplesWanted = intFlag("samples", a.samples, 1)!;
     const seed = intFlag("seed", a.seed, 0);
@@ -104,10 +105,14 @@ export const command: Command = {
     const device = parseDevice(a.device ?? "cpu");
     const data = await readCalibrationData(a.data!, { imageDir: a["image-dir"] });
     const samples = chooseSamples(data, samplesWanted, seed);
-    const modelName = basename(resolve(a.model!));
+    const modelName = basename(resolve(modelDirOrBundled(a.model)));
     const paths = calibrationPaths(a.out!, modelName, budget.fraction);
 
-    const model = await loadModel(a.model!, { device, cacheDir: a["cache-dir"], threads });
+    const model = await loadModel(modelDirOrBundled(a.model), {
+      device,
+      cacheDir: a["cache-dir"],
+      threads,
+    });
     try {
       const result = await calibrateModel(model, samples, {
         budget: budget.fraction,

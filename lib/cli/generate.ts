@@ -21,15 +21,17 @@ import {
   policyFromArgs,
   recipeFromArgs,
 } from "./recipes.ts";
+import { modelDirOrBundled } from "../bundled.ts";
 
 const HELP =
-  `Usage: deno task prefixkv generate --model DIR (--prompt TEXT | --input-ids IDS) [options]
+  `Usage: deno task prefixkv generate [--model DIR] (--prompt TEXT | --input-ids IDS) [options]
 
 Greedy decoding. The first new token comes from the prompt's prefill; an end-of-sequence token
 stops generation.
 
 Options:
-  --model DIR                 checkpoint directory (llava-hf, original LLaVA-1.5 or LLaMA layout)
+  --model DIR                 checkpoint directory (llava-hf, original LLaVA-1.5 or LLaMA
+                              layout); default: the bundled tiny LLaVA
   --prompt TEXT               the question; put into the checkpoint's chat format (its template,
                               llava_v1 for LLaVA, or as is) with the image placeholder when --image
                               is given, then tokenized (with BOS)
@@ -135,7 +137,6 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`${(err as Error).message} (see --help)`);
     }
-    if (!a.model) throw new UsageError("--model DIR is required (see --help)");
     if ((a.prompt === undefined) === (a["input-ids"] === undefined)) {
       throw new UsageError("give exactly one of --prompt TEXT and --input-ids IDS (see --help)");
     }
@@ -150,7 +151,11 @@ export const command: Command = {
     const policyArgs = policyArgsFromFlags(a);
     recipeFromArgs(policyArgs); // bad --method/--budget fail before the model loads
 
-    const model = await loadModel(a.model, { device, cacheDir: a["cache-dir"], threads });
+    const model = await loadModel(modelDirOrBundled(a.model), {
+      device,
+      cacheDir: a["cache-dir"],
+      threads,
+    });
     try {
       const policy = await buildPolicy(a, model);
       const prompt = await promptOf(model, a);
