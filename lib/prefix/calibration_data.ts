@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { mulberry32 } from "../random.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 
@@ -129,16 +130,4 @@ export function chooseSamples<T>(items: readonly T[], n: number, seed?: number):
     [order[i], order[j]] = [order[j], order[i]];
   }
   return order.slice(0, n).map((i) => items[i]);
-}
-
-/** Small deterministic PRNG (mulberry32) so a seed picks the same samples everywhere. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

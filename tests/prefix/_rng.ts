@@ -1,14 +1,7 @@
+import { mulberry32 } from "../../lib/random.ts";
+
 /** Seeded PRNG for property tests (mulberry32): the same seed gives the same cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** Random integer in [lo, hi]. */
 export function randInt(r: () => number, lo: number, hi: number): number {

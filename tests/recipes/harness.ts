@@ -10,19 +10,11 @@
  */
 import type { CachePolicy, PrefillInfo, StepInfo } from "../../lib/runtime/cache_policy.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
+import { mulberry32 } from "../../lib/random.ts";
 import { createRecipe, type RecipeOptions } from "../../lib/recipes/mod.ts";
 
 /** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** Shape of a synthetic prompt. */
 export interface SyntheticShape {

@@ -1,0 +1,18 @@
+/**
+ * The project's one seeded pseudo-random generator, so that a seed picks the same samples,
+ * weights and test cases on every machine (no `Math.random` anywhere).
+ *
+ * @module
+ */
+
+/** mulberry32: a fast 32-bit generator; returns uniform floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
