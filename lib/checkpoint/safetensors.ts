@@ -10,9 +10,10 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointError } from "../errors.ts";
-import type { TensorDtype, TensorInfo, TensorStore } from "./tensor_store.ts";
+import { checkShape, type TensorDtype, type TensorInfo, type TensorStore } from "./tensor_store.ts";
 
 /** Bytes per element of every dtype this reader accepts. */
 export const DTYPE_BYTES: Readonly<Record<TensorDtype, number>> = {
@@ -99,7 +100,7 @@ export class SafetensorsFile implements TensorStore {
   /** @inheritdoc */
   getF32(name: string, expectedShape?: readonly number[]): Float32Array {
     const e = this.#entry(name);
-    checkTensorShape(name, this.path, e.shape, expectedShape);
+    checkShape(name, this.path, e.shape, expectedShape);
     if (!FLOAT_DTYPES.includes(e.dtype)) {
       throw new CheckpointError(
         `${this.path}: tensor ${name} has dtype ${e.dtype}, which cannot be read as float ` +
@@ -259,22 +260,6 @@ function parseEntry(
   return { dtype: dtype as TensorDtype, shape, begin: dataStart + b, end: dataStart + e };
 }
 
-/** Throws a {@link CheckpointError} naming the tensor and file when `actual ≠ expected`. */
-export function checkTensorShape(
-  name: string,
-  where: string,
-  actual: readonly number[],
-  expected?: readonly number[],
-): void {
-  if (!expected) return;
-  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
-    throw new CheckpointError(
-      `${where}: tensor ${name} has shape [${actual}], but the config implies [${expected}]; ` +
-        `the checkpoint does not match its config.json`,
-    );
-  }
-}
-
 /** Converts little-endian float bytes of `dtype` to a fresh Float32Array. */
 export function toFloat32(dtype: TensorDtype, bytes: Uint8Array): Float32Array {
   // `bytes` owns a fresh, 0-offset buffer when it comes from readBytes; copy otherwise so the
@@ -358,15 +343,6 @@ export class CompositeTensorStore implements TensorStore {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Opens the weights of a Hugging Face model directory: `model.safetensors`, or the shards named
  * by `model.safetensors.index.json` (`weight_map`: tensor name → shard file), as one store.
@@ -375,9 +351,12 @@ function exists(path: string): boolean {
 export function openCheckpointTensors(dir: string): TensorStore {
   const single = join(dir, "model.safetensors");
   const indexPath = join(dir, "model.safetensors.index.json");
-  if (exists(single)) return openSafetensors(single);
-  if (exists(indexPath)) return openSharded(dir, indexPath);
-  if (exists(join(dir, "pytorch_model.bin")) || exists(join(dir, "pytorch_model.bin.index.json"))) {
+  if (existsSync(single)) return openSafetensors(single);
+  if (existsSync(indexPath)) return openSharded(dir, indexPath);
+  if (
+    existsSync(join(dir, "pytorch_model.bin")) ||
+    existsSync(join(dir, "pytorch_model.bin.index.json"))
+  ) {
     throw new CheckpointError(
       `${dir}: only PyTorch .bin weights found; only safetensors is supported — convert them ` +
         `(e.g. load with transformers and save_pretrained(..., safe_serialization=True))`,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { CheckpointError } from "../errors.ts";
 
 /** Element types found in checkpoints. */
 export type TensorDtype = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I8" | "U8" | "BOOL";
@@ -66,7 +67,10 @@ export class MemoryTensorStore implements TensorStore {
   close(): void {}
 }
 
-/** Throws a readable error when `actual` differs from `expected` (if given). */
+/**
+ * Throws a {@link CheckpointError} naming the tensor and where it lives when `actual` differs
+ * from `expected` (if given).
+ */
 export function checkShape(
   name: string,
   where: string,
@@ -75,7 +79,7 @@ export function checkShape(
 ): void {
   if (!expected) return;
   if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
-    throw new Error(
+    throw new CheckpointError(
       `tensor ${name} in ${where} has shape [${actual}], but the config implies [${expected}]; ` +
         `the checkpoint does not match its config.json`,
     );

@@ -9,6 +9,7 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
@@ -60,7 +61,7 @@ export function cudaProviderLibraries(): {
     : ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
   const dir = ortBinaryDir();
   if (dir === null) return { dir, required, missing: required };
-  const missing = required.filter((f) => !exists(join(dir, f)));
+  const missing = required.filter((f) => !existsSync(join(dir, f)));
   return { dir, required, missing };
 }
 
@@ -74,15 +75,6 @@ function ortBinaryDir(): string | null {
     return join(pkg, "bin", "napi-v6", os, arch);
   } catch {
     return null;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
