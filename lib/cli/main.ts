@@ -9,6 +9,7 @@ import type { Command } from "./command.ts";
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   analyze: () => import("./analyze.ts"),
   calibrate: () => import("./calibrate.ts"),
+  "eval-scenes": () => import("./eval_scenes.ts"),
   generate: () => import("./generate.ts"),
   recipes: () => import("./recipes.ts"),
   scenes: () => import("./scenes.ts"),
