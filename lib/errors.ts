@@ -7,10 +7,12 @@
 
 /** A checkpoint file or config field is missing, malformed or unsupported. */
 export class CheckpointError extends Error {
+  /** Always `"CheckpointError"`; printed before the message. */
   override name = "CheckpointError";
 }
 
 /** A user-supplied input (image, prompt, token ids, budget, scores, …) is unusable. */
 export class InputError extends Error {
+  /** Always `"InputError"`; printed before the message. */
   override name = "InputError";
 }

@@ -18,7 +18,9 @@ export interface Provenance {
   commit: string | null;
   /** ISO 8601 time the record was made. */
   date: string;
+  /** Deno version (`Deno.version.deno`). */
   deno: string;
+  /** V8 version (`Deno.version.v8`). */
   v8: string;
   /** onnxruntime-node's version, or null when it cannot be loaded. */
   onnxruntime: string | null;

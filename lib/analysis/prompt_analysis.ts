@@ -24,11 +24,15 @@ export type PromptAnalysisOptions = Omit<AnalyzeOptions, "imageSpan">;
 export interface PromptAnalysis {
   /** Prompt ids after image expansion (the image's rows carry the image token id). */
   ids: number[];
+  /** Prompt length N after image expansion. */
   promptLength: number;
+  /** Half-open range `[start, end)` of the image-feature positions, or null. */
   imageSpan: { start: number; end: number } | null;
   /** Per layer, N importance scores (plain numbers, JSON-ready). */
   importance: number[][];
+  /** The importance analysis of every layer. */
   analysis: ImportanceAnalysis;
+  /** Prefill time in milliseconds. */
   prefillMs: number;
 }
 
@@ -56,7 +60,9 @@ export async function analyzePrompt(
 
 /** Paths written by {@link writePromptAnalysis}. */
 export interface PromptAnalysisFiles {
+  /** Path of `importance.json`. */
   importancePath: string;
+  /** Path of `analysis.json`. */
   analysisPath: string;
 }
 

@@ -21,12 +21,15 @@ export type ChatFormat =
   | { kind: "plain" };
 
 /** The system prompt of LLaVA-1.5's `conv_llava_v1`. */
-export const LLAVA_V1_SYSTEM = "A chat between a curious human and an artificial intelligence " +
+export const LLAVA_V1_SYSTEM: string =
+  "A chat between a curious human and an artificial intelligence " +
   "assistant. The assistant gives helpful, detailed, and polite answers to the human's questions.";
 
 /** A chat message as chat templates expect it. */
 export interface ChatMessage {
+  /** Speaker, e.g. `"user"` or `"assistant"`. */
   role: string;
+  /** Plain text, or parts where `{ type: "image" }` marks the image. */
   content: string | Array<{ type: "image" } | { type: "text"; text: string }>;
 }
 

@@ -27,11 +27,15 @@ import { TextTokenizer } from "./tokenizer.ts";
 
 /** Everything read from a checkpoint directory. Call `tensors.close()` when done. */
 export interface LoadedCheckpoint {
+  /** The checkpoint directory as given. */
   dir: string;
+  /** The normalised model description. */
   spec: ModelSpec;
   /** All weights, tower included; names as in `spec` (prefixes, projector, LM head). */
   tensors: TensorStore;
+  /** The checkpoint's tokenizer. */
   tokenizer: TextTokenizer;
+  /** How questions become prompt text for this checkpoint. */
   chatFormat: ChatFormat;
   /** Image preprocessing (LLaVA only). */
   imageProcessor?: ImageProcessorSpec;

@@ -30,7 +30,7 @@ import type { ClipVisionSpec, LlamaSpec, ModelSpec, ProjectorSpec, RopeScaling }
  * tokenizer has no such token: the prompt text is split at `"<image>"` and this id is inserted
  * between the pieces (see `TextTokenizer.encodePrompt`).
  */
-export const LLAVA_IMAGE_TOKEN_INDEX = -200;
+export const LLAVA_IMAGE_TOKEN_INDEX: number = -200;
 
 const posInt = z.number().int().positive();
 const posNum = z.number().positive();

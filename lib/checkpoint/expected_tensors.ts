@@ -13,7 +13,9 @@ import type { TensorStore } from "./tensor_store.ts";
 
 /** A required tensor: full name and shape (PyTorch layout: Linear weights are [out, in]). */
 export interface ExpectedTensor {
+  /** Full tensor name, prefix included. */
   name: string;
+  /** Required dimensions. */
   shape: number[];
 }
 

@@ -17,8 +17,11 @@ import type { ImageProcessorSpec } from "./spec.ts";
 
 /** An 8-bit RGB image, row-major, interleaved (`data[(y * width + x) * 3 + c]`). */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** `width · height · 3` bytes, RGB interleaved. */
   data: Uint8Array;
 }
 

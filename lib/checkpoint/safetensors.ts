@@ -65,12 +65,12 @@ export class SafetensorsFile implements TensorStore {
     this.metadata = metadata;
   }
 
-  /** @inheritdoc */
+  /** All tensor names, sorted. */
   names(): string[] {
     return [...this.#entries.keys()].sort();
   }
 
-  /** @inheritdoc */
+  /** Info for `name`, or `undefined` when absent. */
   info(name: string): TensorInfo | undefined {
     const e = this.#entries.get(name);
     return e && { name, dtype: e.dtype, shape: [...e.shape] };
@@ -97,7 +97,7 @@ export class SafetensorsFile implements TensorStore {
     return out;
   }
 
-  /** @inheritdoc */
+  /** Reads a floating-point tensor as float32; throws when absent or of another shape. */
   getF32(name: string, expectedShape?: readonly number[]): Float32Array {
     const e = this.#entry(name);
     checkShape(name, this.path, e.shape, expectedShape);
@@ -110,7 +110,7 @@ export class SafetensorsFile implements TensorStore {
     return toFloat32(e.dtype, this.readBytes(name));
   }
 
-  /** @inheritdoc */
+  /** Releases open files. */
   close(): void {
     this.#file?.close();
     this.#file = null;
@@ -318,26 +318,26 @@ export class CompositeTensorStore implements TensorStore {
     return this;
   }
 
-  /** @inheritdoc */
+  /** All tensor names, sorted. */
   names(): string[] {
     return [...this.#owner.keys()].sort();
   }
 
-  /** @inheritdoc */
+  /** Info for `name`, or `undefined` when absent. */
   info(name: string): TensorInfo | undefined {
     const o = this.#owner.get(name);
     const i = o?.store.info(o.inner);
     return i && { ...i, name };
   }
 
-  /** @inheritdoc */
+  /** Reads a floating-point tensor as float32; throws when absent or of another shape. */
   getF32(name: string, expectedShape?: readonly number[]): Float32Array {
     const o = this.#owner.get(name);
     if (!o) throw new CheckpointError(`tensor ${name} is missing from the checkpoint`);
     return o.store.getF32(o.inner, expectedShape);
   }
 
-  /** @inheritdoc */
+  /** Releases open files. */
   close(): void {
     for (const s of this.#stores) s.close();
   }

@@ -12,9 +12,13 @@ export type WritableDtype = "F32" | "F16" | "BF16";
 
 /** One tensor to write. `data` holds the values as float32, row-major. */
 export interface TensorToWrite {
+  /** Tensor name in the header. */
   name: string;
+  /** Element type written to the file. */
   dtype: WritableDtype;
+  /** Dimensions, outermost first; their product must equal `data.length`. */
   shape: readonly number[];
+  /** Values, row-major; converted to `dtype` on write. */
   data: Float32Array;
 }
 

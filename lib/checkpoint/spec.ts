@@ -11,18 +11,29 @@ export type RopeScaling = { type: "linear"; factor: number } | null;
 
 /** A LLaMA-family decoder (the language model of a LLaVA, or a text-only LLM). */
 export interface LlamaSpec {
+  /** Number of token ids (rows of the embedding and the LM head). */
   vocabSize: number;
+  /** Width of the residual stream (embedding size). */
   hiddenSize: number;
+  /** Inner width of the SwiGLU MLP. */
   intermediateSize: number;
+  /** Number of decoder layers. */
   numLayers: number;
+  /** Number of query heads. */
   numHeads: number;
   /** Key/value heads; fewer than `numHeads` means grouped-query attention. */
   numKvHeads: number;
+  /** Size of one attention head (default `hiddenSize / numHeads`). */
   headDim: number;
+  /** Epsilon of the RMSNorm layers. */
   rmsNormEps: number;
+  /** RoPE base frequency θ (default 10000). */
   ropeTheta: number;
+  /** Position scaling applied before RoPE. */
   ropeScaling: RopeScaling;
+  /** Context length the model was trained for (`max_position_embeddings`). */
   maxPositionEmbeddings: number;
+  /** True when the LM head shares the token embedding matrix. */
   tieWordEmbeddings: boolean;
   /** Name prefix of the decoder's tensors, e.g. `"language_model.model."` or `"model."`. */
   prefix: string;
@@ -32,14 +43,23 @@ export interface LlamaSpec {
 
 /** A CLIP vision tower (pre-LayerNorm ViT with a class embedding). */
 export interface ClipVisionSpec {
+  /** Width of the tower's token vectors (the projector's input size). */
   hiddenSize: number;
+  /** Inner width of each encoder MLP. */
   intermediateSize: number;
+  /** Number of encoder layers in the checkpoint. */
   numLayers: number;
+  /** Number of attention heads. */
   numHeads: number;
+  /** Input image side in pixels (square). */
   imageSize: number;
+  /** Patch side in pixels; `imageSize` is a multiple of it. */
   patchSize: number;
+  /** Input channels (3 for RGB). */
   numChannels: number;
+  /** Epsilon of the LayerNorm layers. */
   layerNormEps: number;
+  /** MLP activation. */
   hiddenAct: "quick_gelu" | "gelu";
   /**
    * Which hidden state feeds the projector, Python-style: -2 is the output of the second-to-last
@@ -54,12 +74,17 @@ export interface ClipVisionSpec {
 
 /** The LLaVA `mlp2x_gelu` projector: Linear → GELU → Linear. */
 export interface ProjectorSpec {
+  /** Projector kind; only LLaVA-1.5's two-layer MLP is supported. */
   type: "mlp2x_gelu";
+  /** Activation between the two linear layers. */
   act: "gelu";
+  /** Input width: the vision tower's `hiddenSize`. */
   inDim: number;
+  /** Output width: the language model's `hiddenSize`. */
   outDim: number;
   /** Full tensor names of the two linear layers (`.weight`/`.bias` appended). */
   linear1: string;
+  /** Second linear layer's tensor name (see `linear1`). */
   linear2: string;
 }
 
@@ -69,14 +94,23 @@ export interface ImageProcessorSpec {
   resizeShortestEdge: number;
   /** Exact output size of the resize (`size: {height, width}`); overrides the shortest edge. */
   resizeHeight?: number;
+  /** Exact output width of the resize; set together with `resizeHeight`. */
   resizeWidth?: number;
+  /** Height of the center crop in pixels. */
   cropHeight: number;
+  /** Width of the center crop in pixels. */
   cropWidth: number;
+  /** Multiplier applied to 8-bit values before normalising (usually 1/255). */
   rescaleFactor: number;
+  /** Per-channel (RGB) mean subtracted after rescaling. */
   mean: [number, number, number];
+  /** Per-channel (RGB) standard deviation divided by after subtracting `mean`. */
   std: [number, number, number];
+  /** Whether to resize before cropping. */
   doResize: boolean;
+  /** Whether to center-crop to `cropWidth` × `cropHeight`. */
   doCenterCrop: boolean;
+  /** Whether to apply `mean`/`std` normalisation. */
   doNormalize: boolean;
   /** LLaVA-1.5's `image_aspect_ratio`: `pad` pads to a square with the mean colour first. */
   aspectMode: "pad" | "none";
@@ -84,17 +118,24 @@ export interface ImageProcessorSpec {
 
 /** Everything needed to run a checkpoint. */
 export interface ModelSpec {
+  /** `llava` for vision-language checkpoints, `llama` for text-only ones. */
   family: "llava" | "llama";
   /** The checkpoint's `model_type` as written in `config.json`. */
   modelType: string;
+  /** The language model. */
   text: LlamaSpec;
+  /** The vision tower (LLaVA only). */
   vision?: ClipVisionSpec;
+  /** The vision-to-text projector (LLaVA only). */
   projector?: ProjectorSpec;
   /** Token id of the `<image>` placeholder (LLaVA only). */
   imageTokenId?: number;
   /** Number of feature vectors one image expands into (LLaVA only). */
   imageTokens?: number;
+  /** Beginning-of-sequence token id (default 1). */
   bosTokenId?: number;
+  /** Token ids that end generation. */
   eosTokenIds: number[];
+  /** Padding token id, when configured. */
   padTokenId?: number;
 }

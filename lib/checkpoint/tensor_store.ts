@@ -10,8 +10,11 @@ export type TensorDtype = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I8" 
 
 /** Name, element type and shape of one stored tensor. */
 export interface TensorInfo {
+  /** Full tensor name as stored. */
   name: string;
+  /** Element type as stored (before any float32 conversion). */
   dtype: TensorDtype;
+  /** Dimensions, outermost first. */
   shape: number[];
 }
 
@@ -44,18 +47,18 @@ export class MemoryTensorStore implements TensorStore {
     return this;
   }
 
-  /** @inheritdoc */
+  /** All tensor names, sorted. */
   names(): string[] {
     return [...this.#tensors.keys()].sort();
   }
 
-  /** @inheritdoc */
+  /** Info for `name`, or `undefined` when absent. */
   info(name: string): TensorInfo | undefined {
     const t = this.#tensors.get(name);
     return t && { name, dtype: "F32", shape: [...t.shape] };
   }
 
-  /** @inheritdoc */
+  /** Reads a floating-point tensor as float32; throws when absent or of another shape. */
   getF32(name: string, expectedShape?: readonly number[]): Float32Array {
     const t = this.#tensors.get(name);
     if (!t) throw new Error(`tensor ${name} is missing from the in-memory store`);
@@ -63,7 +66,7 @@ export class MemoryTensorStore implements TensorStore {
     return t.data;
   }
 
-  /** @inheritdoc */
+  /** Releases open files. */
   close(): void {}
 }
 

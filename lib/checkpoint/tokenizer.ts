@@ -43,10 +43,13 @@ export class TextTokenizer {
   readonly config: Readonly<Record<string, unknown>>;
   /** Number of ids: one past the largest id of the vocabulary and the added tokens. */
   readonly vocabSize: number;
-  /** `bos_token` / `eos_token` / `unk_token` / `pad_token` text, when configured. */
+  /** `bos_token` text, when configured. */
   readonly bosToken?: string;
+  /** `eos_token` text, when configured. */
   readonly eosToken?: string;
+  /** `unk_token` text, when configured. */
   readonly unkToken?: string;
+  /** `pad_token` text, when configured. */
   readonly padToken?: string;
   /** The Jinja chat template from `tokenizer_config.json`, when present (the default one). */
   readonly chatTemplate?: string;

@@ -16,6 +16,7 @@ Options:
   --split NAME  split name, e.g. train, calib or test (folded into every scene's seed)
   --count N     number of scenes (default 100)
   --seed S      base seed, an integer (default 0)
+  --answers A   short-answer style: word ("Yellow.", default) or sentence ("The square is yellow.")
 
 Writes DIR/images/<id>.png, DIR/<split>.json (LLaVA detail_1k layout), DIR/<split>_scenes.json
 (true objects) and DIR/<split>_images.bin (raw uint8 [N,64,64,3]).`;
@@ -36,7 +37,7 @@ export const command: Command = {
   help: HELP,
   async run(args: string[]): Promise<number> {
     // node:util's parser (strict) rejects unknown options; it needs no registry download.
-    let a: { out?: string; split?: string; count?: string; seed?: string };
+    let a: { out?: string; split?: string; count?: string; seed?: string; answers?: string };
     try {
       a = parseArgs({
         args,
@@ -45,6 +46,7 @@ export const command: Command = {
           split: { type: "string" },
           count: { type: "string" },
           seed: { type: "string" },
+          answers: { type: "string" },
         },
       }).values;
     } catch (err) {
@@ -53,7 +55,11 @@ export const command: Command = {
     if (!a.out) throw new UsageError("--out DIR is required (see --help)");
     if (!a.split) throw new UsageError("--split NAME is required, e.g. --split train");
     const count = intArg("count", a.count, 100), seed = intArg("seed", a.seed, 0);
-    const data = await writeSplit({ out: a.out, split: a.split, count, seed });
+    const answers = a.answers ?? "word";
+    if (answers !== "word" && answers !== "sentence") {
+      throw new UsageError(`--answers must be "word" or "sentence", got "${answers}"`);
+    }
+    const data = await writeSplit({ out: a.out, split: a.split, count, seed, answers });
     console.log(
       `wrote ${data.scenes.length} scenes and ${data.records.length} conversations to ${a.out}`,
     );

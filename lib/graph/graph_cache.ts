@@ -36,7 +36,9 @@ const SMALL_TENSOR = 16 * 1024;
 
 /** What the fingerprint reads from a checkpoint. */
 export interface FingerprintSource {
+  /** The model description (hashed whole). */
   spec: ModelSpec;
+  /** The weights: names, dtypes and shapes are hashed, and values of small tensors. */
   tensors: TensorStore;
   /** Checkpoint directory; its weight files are fingerprinted when `files` is absent. */
   dir?: string;

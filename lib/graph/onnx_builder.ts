@@ -35,13 +35,19 @@ const DTYPE_CODE: Record<DType, number> = {
 
 /** A float attribute (plain numbers are written as integer attributes). */
 export class FloatAttr {
-  /** @param value the float value */
+  /**
+   * Wraps `value`.
+   * @param value the float value
+   */
   constructor(readonly value: number) {}
 }
 
 /** A list-of-floats attribute (plain number arrays are written as integer lists). */
 export class FloatsAttr {
-  /** @param value the float values */
+  /**
+   * Wraps `value`.
+   * @param value the float values
+   */
   constructor(readonly value: number[]) {}
 }
 
@@ -87,7 +93,9 @@ export interface SavedModel {
   modelPath: string;
   /** Path of the external data file, or `null` when every initializer was inlined. */
   dataPath: string | null;
+  /** Size of the `.onnx` file in bytes. */
   modelBytes: number;
+  /** Size of the external data file in bytes (0 without one). */
   dataBytes: number;
 }
 
@@ -104,7 +112,10 @@ export class GraphBuilder {
   #constCache = new Map<string, string>();
   #counter = 0;
 
-  /** @param name graph name, also the model's doc string */
+  /**
+   * Starts an empty graph.
+   * @param name graph name, also the model's doc string
+   */
   constructor(readonly name: string) {}
 
   /** Number of nodes added so far. */
@@ -227,7 +238,7 @@ export class GraphBuilder {
   }
 
   /** The model with every initializer inline (raw data), as a protobuf message. */
-  toModelProto(): InstanceType<typeof onnx.ModelProto> {
+  toModelProto(): InstanceType<typeof onnxProto.onnx.ModelProto> {
     return this.#model(this.#usedInits().map((t) => inlineTensor(t)));
   }
 

@@ -18,7 +18,9 @@ import { selectKept } from "../prefix/select.ts";
 
 /** Half-open range `[start, end)` of prompt positions (the image-feature tokens). */
 export interface Span {
+  /** First position in the span. */
   start: number;
+  /** One past the last position in the span. */
   end: number;
 }
 
@@ -90,8 +92,11 @@ export interface AnalyzeOptions {
   imageSpan?: Span;
   /** When given, runs the prefix search and reports the kept entries per layer. */
   budget?: number;
+  /** Leading positions always kept in the search (default 1). */
   startSize?: number;
+  /** Search tolerance in tokens over all layers (default 5). */
   tolerance?: number;
+  /** Search iteration cap (default 100). */
   maxIterations?: number;
   /** Points of the sampled curves, evenly spaced in [0, 1] (default 101). */
   points?: number;
@@ -99,7 +104,9 @@ export interface AnalyzeOptions {
 
 /** Kept entries of one layer under the searched configuration. */
 export interface KeptAnalysis {
+  /** Number of entries kept. */
   count: number;
+  /** Kept fraction of the layer's entries, `count / N`. */
   ratio: number;
   /** Importance mass of the kept entries (share of the layer's total). */
   mass: number;
@@ -108,11 +115,13 @@ export interface KeptAnalysis {
    * of that modality's tokens retained, and their importance mass (share of the layer total).
    */
   image?: { count: number; shareOfKept: number; retained: number; mass: number };
+  /** Same as `image`, for the text tokens (everything outside the span). */
   text?: { count: number; shareOfKept: number; retained: number; mass: number };
 }
 
 /** Analysis of one layer. */
 export interface LayerAnalysis {
+  /** Layer index, 0-based. */
   layer: number;
   /** 2∫P − 1 with the trapezoid rule. */
   gini: number;
@@ -126,6 +135,7 @@ export interface LayerAnalysis {
   topPriorities: number[];
   /** With an image span: share of importance mass on image / text tokens. */
   imageShare?: number;
+  /** Share of importance mass on text tokens (`1 − imageShare`). */
   textShare?: number;
   /** With a budget: the entries this layer keeps. */
   kept?: KeptAnalysis;
@@ -133,11 +143,15 @@ export interface LayerAnalysis {
 
 /** Result of {@link analyzeImportance}: JSON-ready. */
 export interface ImportanceAnalysis {
+  /** Number of layers analysed. */
   numLayers: number;
+  /** Prompt length N. */
   promptLength: number;
+  /** The image-token span, or null without one. */
   imageSpan: Span | null;
   /** Sample points in [0, 1] of every curve. */
   o: number[];
+  /** One analysis per layer. */
   layers: LayerAnalysis[];
   /** With a budget: the search summary. */
   search?: {

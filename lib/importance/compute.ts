@@ -25,10 +25,13 @@ export interface ImportanceOptions {
 export interface LayerImportance {
   /** Per layer, one score per prompt position. */
   scores: Float64Array[];
+  /** Number of layers (length of `scores`). */
   numLayers: number;
+  /** Prompt length N (length of each score vector). */
   promptLength: number;
   /** Number of voting queries, or null for all of them (the reference). */
   window: number | null;
+  /** Whether each column was divided by the number of queries that can attend to it. */
   causalNormalized: boolean;
 }
 

@@ -14,16 +14,23 @@ import { formatReferenceConfig, metaFileName, referenceConfigName } from "./conf
 
 /** One calibration sample: an id and its per-layer prefill importances. */
 export interface CalibrationSample {
+  /** Sample identifier, carried into the results. */
   id: string;
+  /** Per layer, N non-negative importance scores. */
   importance: ArrayLike<ArrayLike<number>>;
 }
 
 /** What calibration recorded for one sample. */
 export interface CalibrationSampleResult {
+  /** The sample's identifier. */
   id: string;
+  /** Prompt length N of the sample. */
   promptLength: number;
+  /** Retained-information threshold the search found. */
   p: number;
+  /** Bisection steps taken. */
   iterations: number;
+  /** Whether the search reached its tolerance. */
   converged: boolean;
   /** evict_l / N per layer after rescale and floor (the reference's logged `.jsonl` line). */
   evictRatios: number[];
@@ -37,16 +44,21 @@ export interface CalibrateOptions extends Omit<PrefixSearchOptions, "rescale"> {
 
 /** Result of {@link calibrate}. */
 export interface CalibrationResult {
+  /** Kept fraction in (0, 1]. */
   budget: number;
   /** ρ = 1 − budget (names the file). */
   evictRatio: number;
+  /** Leading positions always kept (default 1). */
   startSize: number;
+  /** Search tolerance in tokens over all layers (default 5). */
   tolerance: number;
+  /** Number of layers L. */
   numLayers: number;
   /** Per-layer mean of the samples' eviction ratios: the config to save. */
   evictRatios: number[];
   /** Per-layer spread of the samples' eviction ratios (population std). */
   spread: { std: number[]; min: number[]; max: number[] };
+  /** Per-sample results, in input order. */
   samples: CalibrationSampleResult[];
 }
 

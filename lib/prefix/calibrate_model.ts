@@ -28,7 +28,9 @@ import { evictRatioOf } from "./budget.ts";
 export interface CalibrationProgress {
   /** Samples finished so far (resumed ones included). */
   done: number;
+  /** Number of samples in the run. */
   total: number;
+  /** The finished sample's result. */
   result: CalibrationSampleResult;
   /** True when the result came from the resume file. */
   resumed: boolean;
@@ -212,8 +214,11 @@ async function readPartial(
 
 /** Where {@link writeCalibration} puts the files. */
 export interface CalibrationPaths {
+  /** The config file (reference format). */
   configPath: string;
+  /** The metadata sidecar (`….meta.json`). */
   metaPath: string;
+  /** The resume file (`….partial.jsonl`), one sample result per line. */
   partialPath: string;
 }
 
@@ -238,6 +243,7 @@ export interface CalibrationSource {
   model: string;
   /** Calibration data file. */
   dataset: string;
+  /** Who made the calibration, when, from which commit and arguments. */
   provenance: Provenance;
 }
 

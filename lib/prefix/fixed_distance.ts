@@ -15,13 +15,16 @@ import { InputError } from "../errors.ts";
 
 /** The part of {@link KvCache} this policy needs (a structural type keeps tests light). */
 export interface EvictableCache {
+  /** Number of layers. */
   readonly numLayers: number;
+  /** Entries currently held by `layer`. */
   length(layer: number): number;
+  /** Removes the entry at `index` of `layer`. */
   evict(layer: number, index: number): void;
 }
 
 /** The reference's default offset from the end of the kept prompt. */
-export const DEFAULT_DISTANCE = -25;
+export const DEFAULT_DISTANCE: number = -25;
 
 /** Fixed-distance eviction state of one sequence. */
 export class FixedDistanceEviction {
@@ -33,6 +36,8 @@ export class FixedDistanceEviction {
   readonly evicted: number[];
 
   /**
+   * Sets up the per-layer eviction indices.
+   *
    * @param evictRatios ρ_l per layer: the config's values (offline) or evict_l / N (online)
    * @param keptCounts K_l per layer: entries each layer kept at prefill
    * @param distance offset from K_l (≤ 0), or an absolute index (> 0); default −25

@@ -38,7 +38,9 @@ export interface PrefixKvPolicyOptions {
 
 /** What the policy decided at the last prefill (for experiments and reports). */
 export interface PrefixKvDecision {
+  /** `online`: searched on this prompt; `offline`: from a calibrated config. */
   mode: "offline" | "online";
+  /** Prompt length N. */
   promptLength: number;
   /** Entries evicted per layer at prefill. */
   evict: number[];
@@ -48,7 +50,9 @@ export interface PrefixKvDecision {
   evictRatios: number[];
   /** Online only: the retained-information threshold and search diagnostics. */
   p: number | null;
+  /** Online only: bisection steps taken. */
   iterations: number | null;
+  /** Online only: whether the search reached its tolerance. */
   converged: boolean | null;
   /** Per-layer cache index the decode eviction deletes at. */
   decodeIndices: number[];

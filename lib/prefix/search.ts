@@ -48,8 +48,11 @@ export interface PrefixSearchResult {
   budget: number;
   /** The reference's eviction ratio ρ = 1 − budget. */
   evictRatio: number;
+  /** Number of layers L. */
   numLayers: number;
+  /** Prompt length N. */
   promptLength: number;
+  /** Leading positions always kept. */
   startSize: number;
   /** Retained-information threshold found: each layer keeps ≥ p of its importance mass. */
   p: number;

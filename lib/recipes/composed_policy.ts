@@ -17,6 +17,7 @@ import type { DecodeRun, RecipeParts } from "./recipe.ts";
 
 /** What the last prefill decided, for reports and tests. */
 export interface PrefillDecision {
+  /** Prompt length N. */
   promptLength: number;
   /** Kept fraction the budget meant for this prompt. */
   fraction: number;
@@ -30,6 +31,7 @@ export class ComposedPolicy implements CachePolicy {
   #run?: DecodeRun;
   #decision?: PrefillDecision;
 
+  /** A policy that runs `parts` at `budget`. */
   constructor(readonly parts: RecipeParts, readonly budget: Budget) {
     this.needs = { prefill: parts.scorer.needs, step: parts.decode.needsStepAttention };
   }

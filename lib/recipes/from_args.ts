@@ -25,19 +25,29 @@ export interface PolicyArgs {
   conf?: string | ArrayLike<number>;
   /** PrefixKV: search on every prompt (default when no `conf`). */
   online?: boolean;
+  /** Leading positions always kept (default 1). */
   startSize?: number | string;
+  /** Fixed-distance decode offset from K_l (default −25); > 0 is an absolute index. */
   distance?: number | string;
+  /** SnapKV observation window (default 32). */
   window?: number | string;
+  /** SnapKV pooling kernel width (default 5). */
   kernel?: number | string;
+  /** SnapKV pooling kind: `"max"` (default) or `"avg"`. */
   pooling?: string;
+  /** PyramidKV slope β (default 20). */
   beta?: number | string;
+  /** PrefixKV online search tolerance in tokens over all layers (default 5). */
   tolerance?: number | string;
+  /** PrefixKV online search iteration cap (default 100). */
   maxIterations?: number | string;
 }
 
 /** A recipe with the budget it runs at. */
 export interface ResolvedRecipe {
+  /** The checked recipe. */
   recipe: Recipe;
+  /** The budget its policies run at. */
   budget: Budget;
   /** e.g. `"prefixkv@20%"`. */
   label: string;

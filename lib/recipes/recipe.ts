@@ -43,6 +43,7 @@ export interface Scorer {
 export interface AllocationInput {
   /** Prompt length N (every layer holds N entries before selection). */
   promptLength: number;
+  /** Number of layers L. */
   numLayers: number;
   /** Kept fraction in (0, 1]: the layers together keep about `fraction · N · L` entries. */
   fraction: number;
@@ -56,6 +57,7 @@ export interface AllocationInput {
 
 /** Decides how many entries each layer keeps. */
 export interface Allocation {
+  /** Short name, e.g. `"uniform"`. */
   readonly name: string;
   /** True when every layer keeps the same count. */
   readonly uniform: boolean;
@@ -77,7 +79,9 @@ export type SelectionPlan =
 
 /** What a selection sees for one layer. */
 export interface SelectionInput {
+  /** Layer index, 0-based. */
   layer: number;
+  /** Prompt length N. */
   promptLength: number;
   /** Entries this layer keeps (its allocation). */
   count: number;
@@ -87,6 +91,7 @@ export interface SelectionInput {
 
 /** Decides which entries of a layer survive the prefill, or how they merge. */
 export interface Selection {
+  /** Short name, e.g. `"merge-nearest(s=1)"`. */
   readonly name: string;
   /** True when dropped entries merge into kept ones (kept entries then carry no own score). */
   readonly merges: boolean;
@@ -102,7 +107,9 @@ export interface Selection {
 
 /** What a decode policy learns once the prefill selection has been applied. */
 export interface DecodeStart {
+  /** The cache after the prefill selection. */
   cache: KvCache;
+  /** Prompt length N. */
   promptLength: number;
   /** Entries each layer kept after prefill (K_l). */
   kept: Int32Array;
@@ -120,6 +127,7 @@ export interface DecodeRun {
 
 /** What happens to the cache at each decode step. */
 export interface DecodePolicy {
+  /** Short name, e.g. `"fixed-distance(-25)"`. */
   readonly name: string;
   /** True when it needs each new token's attention over the cache entries. */
   readonly needsStepAttention: boolean;
@@ -133,9 +141,13 @@ export interface DecodePolicy {
 
 /** The four parts of a recipe. */
 export interface RecipeParts {
+  /** Scores entries at prefill. */
   scorer: Scorer;
+  /** Sets each layer's kept count. */
   allocation: Allocation;
+  /** Picks or merges the entries of each layer. */
   selection: Selection;
+  /** Evicts during decoding. */
   decode: DecodePolicy;
 }
 

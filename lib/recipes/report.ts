@@ -23,6 +23,7 @@ export interface PrefixKvReport {
   p: number | null;
   /** Bisection steps and convergence of the online search (null offline). */
   iterations: number | null;
+  /** Whether the online search converged (null offline). */
   converged: boolean | null;
   /** Entries each layer kept after prefill. */
   kept: number[];
@@ -46,8 +47,11 @@ export interface RetentionReport {
 
 /** Search options the online allocation ran with, to recover p. */
 export interface SearchOptionsForReport {
+  /** Leading positions always kept (default 1). */
   startSize?: number;
+  /** Search tolerance in tokens over all layers (default 5). */
   tolerance?: number;
+  /** Search iteration cap (default 100). */
   maxIterations?: number;
 }
 

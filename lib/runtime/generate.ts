@@ -45,6 +45,7 @@ export interface GenerateResult {
   promptLength: number;
   /** True when an end-of-sequence token ended generation. */
   stoppedAtEos: boolean;
+  /** Wall-clock timings of the run. */
   timings: {
     /** Prefill forward pass, milliseconds. */
     prefillMs: number;
@@ -59,6 +60,7 @@ export interface GenerateResult {
   cacheLengths: number[];
   /** Bytes held by the cache buffers at the end. */
   bytesHeld: number;
+  /** How decoded tokens got their positions. */
   positionMode: PositionMode;
 }
 

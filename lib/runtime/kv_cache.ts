@@ -16,8 +16,11 @@
 
 /** Shape of a cache: layers × KV heads × head dimension. */
 export interface KvCacheShape {
+  /** Number of decoder layers. */
   numLayers: number;
+  /** Key/value heads per layer. */
   numKvHeads: number;
+  /** Floats per head of one key or value. */
   headDim: number;
 }
 
@@ -53,8 +56,11 @@ class LayerBuffer {
 
 /** Per-layer KV storage for one sequence (batch size 1). */
 export class KvCache {
+  /** Number of decoder layers. */
   readonly numLayers: number;
+  /** Key/value heads per layer. */
   readonly numKvHeads: number;
+  /** Floats per head of one key or value. */
   readonly headDim: number;
   /** Floats per cached entry (one token of one layer): `kvHeads · headDim`. */
   readonly rowSize: number;
@@ -63,6 +69,8 @@ export class KvCache {
   #layers: LayerBuffer[];
 
   /**
+   * Creates an empty cache.
+   *
    * @param shape layers, KV heads and head dimension
    * @param growth rows added beyond need whenever a layer must grow (default 32)
    */

@@ -69,7 +69,9 @@ export interface GraphLoad {
   graph: string;
   /** True when it came from the graph cache (nothing built). */
   cached: boolean;
+  /** Milliseconds spent building the graph (0 on a cache hit). */
   buildMs: number;
+  /** Milliseconds spent writing it to the graph cache (0 on a hit or without a cache). */
   writeMs: number;
   /** Milliseconds to create the runtime session (parse + optimise + weights). */
   sessionMs: number;

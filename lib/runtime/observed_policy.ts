@@ -10,13 +10,17 @@ import type { KvCache } from "./kv_cache.ts";
 
 /** The cache right after a policy's prefill step. */
 export interface PrefillSnapshot {
+  /** Prompt length N. */
   promptLength: number;
   /** Per-layer cache lengths after the policy ran. */
   lengths: number[];
+  /** Entries held over all layers. */
   entriesHeld: number;
+  /** Bytes held by the cache buffers. */
   bytesHeld: number;
   /** The prefill importance the policy received (when it asked for one). */
   importance?: Float32Array[];
+  /** Half-open range `[start, end)` of the image-feature positions, when present. */
   imageSpan?: { start: number; end: number };
 }
 
@@ -27,6 +31,7 @@ export class ObservedPolicy implements CachePolicy {
   /** Decode steps seen since the last prefill. */
   steps: number = 0;
 
+  /** Wraps `inner`, which does the actual work. */
   constructor(readonly inner: CachePolicy) {}
 
   /** The wrapped policy's needs. */

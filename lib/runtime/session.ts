@@ -32,12 +32,12 @@ export interface SessionOptions {
 export type RuntimeTensor = ort.Tensor;
 
 /** Creates a float32 runtime tensor over `data` (no copy). */
-export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+export function floatTensor(data: Float32Array, dims: readonly number[]): RuntimeTensor {
   return new ort.Tensor("float32", data, dims);
 }
 
 /** Creates an int64 runtime tensor from integers. */
-export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
+export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): RuntimeTensor {
   const data = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
   return new ort.Tensor("int64", data, dims);
@@ -158,9 +158,9 @@ export class Session {
 
   /** Runs the graph; `fetches` limits the outputs copied back (default: all). */
   run(
-    feeds: Record<string, ort.Tensor>,
+    feeds: Record<string, RuntimeTensor>,
     fetches?: readonly string[],
-  ): Promise<Record<string, ort.Tensor>> {
+  ): Promise<Record<string, RuntimeTensor>> {
     return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
   }
 

@@ -11,6 +11,13 @@ import { COLOR_NAMES, COUNT_WORDS, SHAPES } from "./vocabulary.ts";
 /** The question that asks for a full description. */
 export const DESCRIBE_QUESTION = "Describe the image in detail.";
 
+/**
+ * How short questions are answered: `word` gives just the answer ("Yellow.", "Top right.",
+ * "Three.", "Yes."); `sentence` echoes the question ("The square is yellow."), which a tiny model
+ * must learn to copy from the prompt and which it learns much more slowly.
+ */
+export type AnswerStyle = "word" | "sentence";
+
 /** The kinds of conversation generated per scene. */
 export type ConversationKind = "describe" | "count" | "color" | "place" | "presence";
 
@@ -85,20 +92,43 @@ function capitalize(text: string): string {
  * random choices (which object, yes or no) come from `rng`. A place question is skipped when no
  * object can be named unambiguously (two identical objects and nothing else).
  */
-export function conversationsFor(scene: Scene, rng: Prng): ConversationRecord[] {
+export function conversationsFor(
+  scene: Scene,
+  rng: Prng,
+  style: AnswerStyle = "word",
+): ConversationRecord[] {
+  const word = style === "word";
+  const n = scene.objects.length;
   const out = [record(scene, "describe", DESCRIBE_QUESTION, describeScene(scene))];
   out.push(
-    record(scene, "count", "How many objects are there?", countSentence(scene.objects.length)),
+    record(
+      scene,
+      "count",
+      "How many objects are there?",
+      word ? `${capitalize(COUNT_WORDS[n])}.` : countSentence(n),
+    ),
   );
   const c = rng.pick(scene.objects);
   const cRef = colorReference(scene, c);
-  out.push(record(scene, "color", `What color is ${cRef}?`, `${capitalize(cRef)} is ${c.color}.`));
+  out.push(
+    record(
+      scene,
+      "color",
+      `What color is ${cRef}?`,
+      word ? `${capitalize(c.color)}.` : `${capitalize(cRef)} is ${c.color}.`,
+    ),
+  );
   const named = scene.objects.map((o) => ({ o, ref: placeReference(scene, o) }))
     .filter((x) => x.ref !== null);
   if (named.length > 0) {
     const { o, ref } = rng.pick(named);
     out.push(
-      record(scene, "place", `Where is ${ref}?`, `${capitalize(ref!)} is at the ${o.place}.`),
+      record(
+        scene,
+        "place",
+        `Where is ${ref}?`,
+        word ? `${capitalize(o.place)}.` : `${capitalize(ref!)} is at the ${o.place}.`,
+      ),
     );
   }
   let color: string, shape: string, answer: string;

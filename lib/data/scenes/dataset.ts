@@ -7,7 +7,7 @@
 import { encode } from "fast-png";
 import { join } from "@std/path";
 import { hashString, mixSeed, Prng } from "./prng.ts";
-import { type ConversationRecord, conversationsFor } from "./conversations.ts";
+import { type AnswerStyle, type ConversationRecord, conversationsFor } from "./conversations.ts";
 import { generateScene, renderScene, type Scene } from "./generator.ts";
 import type { RgbImage } from "./rasterizer.ts";
 import { IMAGE_SIZE } from "./vocabulary.ts";
@@ -22,6 +22,8 @@ export interface SplitOptions {
   count: number;
   /** Base seed. */
   seed: number;
+  /** Short-answer style (default `word`). */
+  answers?: AnswerStyle;
 }
 
 /** Everything generated for one split, in memory. */
@@ -35,13 +37,19 @@ export interface SplitData {
 }
 
 /** Generates a split in memory (pure and deterministic). */
-export function generateSplit(split: string, count: number, seed: number): SplitData {
+export function generateSplit(
+  split: string,
+  count: number,
+  seed: number,
+  answers: AnswerStyle = "word",
+): SplitData {
   const scenes: Scene[] = [], records: ConversationRecord[] = [], images: RgbImage[] = [];
   for (let i = 0; i < count; i++) {
     const scene = generateScene(seed, split, i);
     scenes.push(scene);
     images.push(renderScene(scene));
-    records.push(...conversationsFor(scene, new Prng(mixSeed(seed, hashString(split), i, 1))));
+    const rng = new Prng(mixSeed(seed, hashString(split), i, 1));
+    records.push(...conversationsFor(scene, rng, answers));
   }
   return { scenes, records, images };
 }
@@ -65,7 +73,7 @@ export function encodePng(image: RgbImage): Uint8Array {
  * - `<split>_images.bin`: all images as raw uint8 `[count, 64, 64, 3]`
  */
 export async function writeSplit(opts: SplitOptions): Promise<SplitData> {
-  const data = generateSplit(opts.split, opts.count, opts.seed);
+  const data = generateSplit(opts.split, opts.count, opts.seed, opts.answers);
   await Deno.mkdir(join(opts.out, "images"), { recursive: true });
   const raw = new Uint8Array(opts.count * IMAGE_SIZE * IMAGE_SIZE * 3);
   for (let i = 0; i < data.scenes.length; i++) {
