@@ -5,14 +5,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { analyzePrompt, writePromptAnalysis } from "../analysis/prompt_analysis.ts";
 import { provenance } from "../provenance.ts";
 import { parseBudget } from "../recipes/budget.ts";
-import { loadModel } from "../runtime/model.ts";
-import { parseDevice } from "../runtime/session.ts";
-import { type Command, UsageError } from "./command.ts";
-import { modelDirOrBundled } from "../bundled.ts";
+import type { Command } from "./command.ts";
+import {
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  modelFromFlags,
+  numberFlag,
+  parseFlags,
+  requireFlags,
+  searchSettings,
+} from "./flags.ts";
 
 const HELP =
   `Usage: deno task prefixkv analyze [--model DIR] [--image FILE] --prompt TEXT --out DIR [options]
@@ -24,7 +29,6 @@ priority curve P(o), Lorenz curve, Gini coefficient, image/text share of the imp
 carry provenance (tool version, git commit, date, runtime versions, arguments).
 
 Options:
-  --model DIR          checkpoint directory (default: the bundled tiny LLaVA)
   --image FILE         PNG or JPEG image (LLaVA models)
   --prompt TEXT        the question
   --raw                tokenize TEXT as is, no chat format
@@ -33,13 +37,12 @@ Options:
   --start-size S       sink tokens always kept by the search (default 1)
   --tolerance T        search tolerance in tokens over all layers (default 5)
   --points P           samples of each curve in [0, 1] (default 101)
-  --device DEV         cpu (default) or cuda
-  --cache-dir DIR      graph cache directory (default .cache/prefixkv/graphs)
-  --threads N          threads per onnxruntime session
-  --json               print a JSON summary (paths, Gini per layer, p)`;
+  --json               print a JSON summary (paths, Gini per layer, p)
+
+${MODEL_HELP}`;
 
 const OPTIONS = {
-  model: { type: "string" },
+  ...MODEL_OPTIONS,
   image: { type: "string" },
   prompt: { type: "string" },
   raw: { type: "boolean" },
@@ -48,22 +51,8 @@ const OPTIONS = {
   "start-size": { type: "string" },
   tolerance: { type: "string" },
   points: { type: "string" },
-  device: { type: "string" },
-  "cache-dir": { type: "string" },
-  threads: { type: "string" },
   json: { type: "boolean" },
 } as const;
-
-function numberFlag(name: string, value: string | undefined, integer: boolean, min: number) {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !(n >= min) || (integer && !Number.isInteger(n))) {
-    throw new UsageError(
-      `--${name} must be ${integer ? "an integer" : "a number"} ≥ ${min}, got "${value}"`,
-    );
-  }
-  return n;
-}
 
 /** The `analyze` command. */
 export const command: Command = {
@@ -71,30 +60,15 @@ export const command: Command = {
   summary: "per-layer KV importance, priority curves, Lorenz/Gini and PrefixKV counts as JSON",
   help: HELP,
   async run(args: string[]): Promise<number> {
-    let a;
-    try {
-      a = parseArgs({ args, options: OPTIONS }).values;
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message} (see --help)`);
-    }
-    const missing = (["prompt", "out"] as const).filter((n) => a[n] === undefined);
-    if (missing.length > 0) {
-      throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(", ")} (see --help)`);
-    }
+    const a = parseFlags(args, OPTIONS);
+    requireFlags(a, ["prompt", "out"]);
     const budget = a.budget === undefined
       ? undefined
       : (parseBudget(a.budget) as { fraction: number }).fraction;
-    const startSize = numberFlag("start-size", a["start-size"], true, 0);
-    const tolerance = numberFlag("tolerance", a.tolerance, false, Number.MIN_VALUE);
-    const points = numberFlag("points", a.points, true, 2);
-    const threads = numberFlag("threads", a.threads, true, 1);
-    const device = parseDevice(a.device ?? "cpu");
+    const { startSize, tolerance } = searchSettings(a);
+    const points = numberFlag("points", a.points, { integer: true, min: 2 });
 
-    const model = await loadModel(modelDirOrBundled(a.model), {
-      device,
-      cacheDir: a["cache-dir"],
-      threads,
-    });
+    const model = await modelFromFlags(a);
     try {
       const result = await analyzePrompt(
         model,

@@ -6,15 +6,22 @@
  * @module
  */
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { calibrateModel, calibrationPaths, writeCalibration } from "../prefix/calibrate_model.ts";
 import { chooseSamples, readCalibrationData } from "../prefix/calibration_data.ts";
 import { provenance } from "../provenance.ts";
 import { parseBudget } from "../recipes/budget.ts";
-import { loadModel } from "../runtime/model.ts";
-import { parseDevice } from "../runtime/session.ts";
-import { type Command, UsageError } from "./command.ts";
-import { modelDirOrBundled } from "../bundled.ts";
+import type { Command } from "./command.ts";
+import {
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  modelFromFlags,
+  modelSettings,
+  numberFlag,
+  parseFlags,
+  requireFlags,
+  SEARCH_OPTIONS,
+  searchSettings,
+} from "./flags.ts";
 
 const HELP =
   `Usage: deno task prefixkv calibrate [--model DIR] --data FILE --budget B --samples N --out PATH
@@ -28,7 +35,6 @@ sample, spread per layer, provenance) and a .partial.jsonl resume file: rerunnin
 command skips the samples already done. One progress line per sample goes to stderr.
 
 Options:
-  --model DIR          checkpoint directory (default: the bundled tiny LLaVA)
   --data FILE          JSON list: LLaVA-Description style {id, image, conversations: [{from:
                        "human", value: "<image>\\n…"}, …]}, or text-only {"prompt": …} items,
                        strings, or conversations without <image> (LLaMA models)
@@ -41,43 +47,21 @@ Options:
   --start-size S       sink tokens always kept (default 1)
   --tolerance T        search tolerance in tokens over all layers (default 5)
   --max-iterations I   bisection steps at most (default 100)
-  --device DEV         cpu (default) or cuda
-  --cache-dir DIR      graph cache directory (default .cache/prefixkv/graphs)
-  --threads N          threads per onnxruntime session
-  --json               print a JSON summary (paths, mean eviction ratio, per-layer ratios)`;
+  --json               print a JSON summary (paths, mean eviction ratio, per-layer ratios)
+
+${MODEL_HELP}`;
 
 const OPTIONS = {
-  model: { type: "string" },
+  ...MODEL_OPTIONS,
   data: { type: "string" },
   "image-dir": { type: "string" },
   budget: { type: "string" },
   samples: { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
-  "start-size": { type: "string" },
-  tolerance: { type: "string" },
-  "max-iterations": { type: "string" },
-  device: { type: "string" },
-  "cache-dir": { type: "string" },
-  threads: { type: "string" },
+  ...SEARCH_OPTIONS,
   json: { type: "boolean" },
 } as const;
-
-function intFlag(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
-}
-
-function required(a: Record<string, unknown>, names: string[]): void {
-  const missing = names.filter((n) => a[n] === undefined);
-  if (missing.length > 0) {
-    throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(", ")} (see --help)`);
-  }
-}
 
 /** The `calibrate` command. */
 export const command: Command = {
@@ -85,40 +69,22 @@ export const command: Command = {
   summary: "PrefixKV offline calibration: per-layer eviction ratios from sample prompts",
   help: HELP,
   async run(args: string[]): Promise<number> {
-    let a;
-    try {
-      a = parseArgs({ args, options: OPTIONS }).values;
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message} (see --help)`);
-    }
-    required(a, ["data", "budget", "samples", "out"]);
+    const a = parseFlags(args, OPTIONS);
+    requireFlags(a, ["data", "budget", "samples", "out"]);
     const budget = parseBudget(a.budget) as { fraction: number };
-    const samplesWanted = intFlag("samples", a.samples, 1)!;
-    const seed = intFlag("seed", a.seed, 0);
-    const startSize = intFlag("start-size", a["start-size"], 0);
-    const maxIterations = intFlag("max-iterations", a["max-iterations"], 1);
-    const threads = intFlag("threads", a.threads, 1);
-    const tolerance = a.tolerance === undefined ? undefined : Number(a.tolerance);
-    if (tolerance !== undefined && !(tolerance > 0)) {
-      throw new UsageError(`--tolerance must be a positive number of tokens, got "${a.tolerance}"`);
-    }
-    const device = parseDevice(a.device ?? "cpu");
+    const samplesWanted = numberFlag("samples", a.samples, { integer: true, min: 1 })!;
+    const seed = numberFlag("seed", a.seed, { integer: true, min: 0 });
+    const search = searchSettings(a);
+    const modelName = basename(resolve(modelSettings(a).dir)); // also checks the model flags
     const data = await readCalibrationData(a.data!, { imageDir: a["image-dir"] });
     const samples = chooseSamples(data, samplesWanted, seed);
-    const modelName = basename(resolve(modelDirOrBundled(a.model)));
     const paths = calibrationPaths(a.out!, modelName, budget.fraction);
 
-    const model = await loadModel(modelDirOrBundled(a.model), {
-      device,
-      cacheDir: a["cache-dir"],
-      threads,
-    });
+    const model = await modelFromFlags(a);
     try {
       const result = await calibrateModel(model, samples, {
         budget: budget.fraction,
-        startSize,
-        tolerance,
-        maxIterations,
+        ...search,
         resumeFile: paths.partialPath,
         onDiscard: (reason) => console.error(`calibrate: ${reason}`),
         onProgress: (p) => {

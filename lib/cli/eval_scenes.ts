@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { modelDirOrBundled } from "../bundled.ts";
 import {
   evaluateScenes,
   SCENE_MAX_NEW_TOKENS,
@@ -14,9 +12,15 @@ import {
   SCENE_TEST_SPLIT,
   type SceneAccuracy,
 } from "../metrics/scene_accuracy.ts";
-import { loadModel } from "../runtime/model.ts";
-import { parseDevice } from "../runtime/session.ts";
-import { type Command, UsageError } from "./command.ts";
+import type { Command } from "./command.ts";
+import {
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  modelFromFlags,
+  modelSettings,
+  numberFlag,
+  parseFlags,
+} from "./flags.ts";
 import { POLICY_HELP, POLICY_OPTIONS, policyArgsFromFlags, recipeFromArgs } from "./recipes.ts";
 
 const HELP = `Usage: deno task prefixkv eval-scenes [--model DIR] [options]
@@ -28,7 +32,6 @@ objects described fully right, of descriptions with no invented object, and of s
 answered right; progress goes to stderr.
 
 Options:
-  --model DIR                 checkpoint directory; default: the bundled tiny LLaVA
   --count N                   number of scenes (default 200)
   --seed S                    base seed of the scenes (default ${SCENE_TEST_SEED})
   --split NAME                split name (default ${SCENE_TEST_SPLIT})
@@ -36,16 +39,15 @@ Options:
   --samples N                 scored answers kept in the JSON (default 10)
   --out FILE                  write the full result (with provenance) as JSON
   --json                      print the full result as JSON instead of the summary
-  --device DEV                cpu (default) or cuda
-  --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
-  --threads N                 threads per onnxruntime session
   -h, --help                  this text
+
+${MODEL_HELP}
 
 ${POLICY_HELP}`;
 
 /** Options of the command as parsed (strings until validated). */
 export const OPTIONS = {
-  model: { type: "string" },
+  ...MODEL_OPTIONS,
   count: { type: "string" },
   seed: { type: "string" },
   split: { type: "string" },
@@ -53,23 +55,12 @@ export const OPTIONS = {
   samples: { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
-  device: { type: "string" },
-  "cache-dir": { type: "string" },
-  threads: { type: "string" },
   ...POLICY_OPTIONS,
 } as const;
 
-type Args = {
-  [K in keyof typeof OPTIONS]?: typeof OPTIONS[K]["type"] extends "boolean" ? boolean : string;
-};
-
+/** An integer flag with a default. */
 function integer(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
-  }
-  return n;
+  return numberFlag(name, value, { integer: true, min }) ?? fallback;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -105,26 +96,16 @@ export const command: Command = {
   summary: "quality on held-out generated scenes (objects, invented objects, short questions)",
   help: HELP,
   async run(args: string[]): Promise<number> {
-    let a: Args;
-    try {
-      a = parseArgs({ args, options: OPTIONS }).values as Args;
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message} (see --help)`);
-    }
+    const a = parseFlags(args, OPTIONS);
     const count = integer("count", a.count, 200, 1);
     const seed = integer("seed", a.seed, SCENE_TEST_SEED, 0);
     const maxNewTokens = integer("max-new-tokens", a["max-new-tokens"], SCENE_MAX_NEW_TOKENS, 1);
     const sampleCount = integer("samples", a.samples, 10, 0);
-    const threads = a.threads === undefined ? undefined : integer("threads", a.threads, 1, 1);
-    const device = parseDevice(a.device ?? "cpu");
+    const modelDir = modelSettings(a).dir; // also checks the model flags
     const policyArgs = policyArgsFromFlags(a);
     recipeFromArgs(policyArgs); // a bad --method/--budget fails before the model loads
 
-    const model = await loadModel(modelDirOrBundled(a.model), {
-      device,
-      cacheDir: a["cache-dir"],
-      threads,
-    });
+    const model = await modelFromFlags(a);
     let result: SceneAccuracy;
     try {
       const tty = Deno.stderr.isTerminal();
@@ -135,7 +116,7 @@ export const command: Command = {
         policyArgs,
         maxNewTokens,
         sampleCount,
-        provenanceArgs: { command: "eval-scenes", args, model: modelDirOrBundled(a.model) },
+        provenanceArgs: { command: "eval-scenes", args, model: modelDir },
         onProgress: (p) => {
           // One rewritten line on a terminal; every tenth scene otherwise (logs stay short).
           if (!tty && p.done % 10 !== 0 && p.done !== p.total) return;

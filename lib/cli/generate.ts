@@ -4,16 +4,23 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { readReferenceConfig } from "../prefix/config.ts";
 import { retentionReport } from "../recipes/report.ts";
 import type { CachePolicy } from "../runtime/cache_policy.ts";
 import { chatPrompt, imagePixels } from "../runtime/chat_prompt.ts";
 import { generate, type PositionMode } from "../runtime/generate.ts";
-import { loadModel, type Model, type Prompt } from "../runtime/model.ts";
+import type { Model, Prompt } from "../runtime/model.ts";
 import { ObservedPolicy } from "../runtime/observed_policy.ts";
-import { parseDevice } from "../runtime/session.ts";
 import { type Command, UsageError } from "./command.ts";
+import {
+  choiceFlag,
+  type FlagValues,
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  modelFromFlags,
+  numberFlag,
+  parseFlags,
+} from "./flags.ts";
 import {
   POLICY_HELP,
   POLICY_OPTIONS,
@@ -21,7 +28,6 @@ import {
   policyFromArgs,
   recipeFromArgs,
 } from "./recipes.ts";
-import { modelDirOrBundled } from "../bundled.ts";
 
 const HELP =
   `Usage: deno task prefixkv generate [--model DIR] (--prompt TEXT | --input-ids IDS) [options]
@@ -30,8 +36,6 @@ Greedy decoding. The first new token comes from the prompt's prefill; an end-of-
 stops generation.
 
 Options:
-  --model DIR                 checkpoint directory (llava-hf, original LLaVA-1.5 or LLaMA
-                              layout); default: the bundled tiny LLaVA
   --prompt TEXT               the question; put into the checkpoint's chat format (its template,
                               llava_v1 for LLaVA, or as is) with the image placeholder when --image
                               is given, then tokenized (with BOS)
@@ -43,9 +47,6 @@ Options:
   --max-new-tokens N          most tokens to generate (default 32)
   --position-mode MODE        RoPE positions of decoded tokens: absolute (true index, default) or
                               paper (layer 0's cache length, as the PrefixKV code does)
-  --device DEV                cpu (default) or cuda (needs onnxruntime's CUDA provider)
-  --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
-  --threads N                 threads per onnxruntime session (default: one per core)
   --json                      print one JSON object: ids (generated only), text, promptLength,
                               stoppedAtEos, timings {prefillMs, decodeMsPerToken, ...},
                               method, budget, fraction, cacheLengthsAfterPrefill,
@@ -55,28 +56,25 @@ Options:
                               graphLoads
   -h, --help                  this text
 
+${MODEL_HELP}
+
 ${POLICY_HELP}`;
 
 /** Options of the command as parsed (strings until validated). */
 export const OPTIONS = {
-  model: { type: "string" },
+  ...MODEL_OPTIONS,
   prompt: { type: "string" },
   raw: { type: "boolean" },
   "input-ids": { type: "string" },
   image: { type: "string" },
   "max-new-tokens": { type: "string" },
   "position-mode": { type: "string" },
-  device: { type: "string" },
-  "cache-dir": { type: "string" },
-  threads: { type: "string" },
   json: { type: "boolean" },
   ...POLICY_OPTIONS,
 } as const;
 
 /** Parsed option values (see {@link OPTIONS}). */
-export type GenerateArgs = {
-  [K in keyof typeof OPTIONS]?: typeof OPTIONS[K]["type"] extends "boolean" ? boolean : string;
-};
+export type GenerateArgs = FlagValues<typeof OPTIONS>;
 
 /**
  * The KV retention policy for a run: the single place where parsed arguments become a
@@ -89,15 +87,6 @@ export async function buildPolicy(args: GenerateArgs, model: Model): Promise<Cac
     await readReferenceConfig(policyArgs.conf, model.spec.text.numLayers);
   }
   return policyFromArgs(policyArgs);
-}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
-  }
-  return n;
 }
 
 /** A numeric flag for reports; validation happened when the recipe was built. */
@@ -131,31 +120,20 @@ export const command: Command = {
   summary: "greedy decoding from a checkpoint (optionally with an image and a KV policy)",
   help: HELP,
   async run(args: string[]): Promise<number> {
-    let a: GenerateArgs;
-    try {
-      a = parseArgs({ args, options: OPTIONS }).values as GenerateArgs;
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message} (see --help)`);
-    }
+    const a = parseFlags(args, OPTIONS);
     if ((a.prompt === undefined) === (a["input-ids"] === undefined)) {
       throw new UsageError("give exactly one of --prompt TEXT and --input-ids IDS (see --help)");
     }
-    const positionMode = (a["position-mode"] ?? "absolute") as PositionMode;
-    if (positionMode !== "absolute" && positionMode !== "paper") {
-      throw new UsageError(`--position-mode must be absolute or paper, got "${positionMode}"`);
-    }
-    const maxNewTokens = positiveInt("max-new-tokens", a["max-new-tokens"], 32);
-    const threads = a.threads === undefined ? undefined : positiveInt("threads", a.threads, 1);
-    const device = parseDevice(a.device ?? "cpu");
+    const positionModes: PositionMode[] = ["absolute", "paper"];
+    const positionMode = choiceFlag("position-mode", a["position-mode"], positionModes) ??
+      "absolute";
+    const maxNewTokens =
+      numberFlag("max-new-tokens", a["max-new-tokens"], { integer: true, min: 1 }) ?? 32;
 
     const policyArgs = policyArgsFromFlags(a);
     recipeFromArgs(policyArgs); // bad --method/--budget fail before the model loads
 
-    const model = await loadModel(modelDirOrBundled(a.model), {
-      device,
-      cacheDir: a["cache-dir"],
-      threads,
-    });
+    const model = await modelFromFlags(a);
     try {
       const policy = await buildPolicy(a, model);
       const prompt = await promptOf(model, a);
@@ -183,7 +161,7 @@ export const command: Command = {
           bytesHeldAfterPrefill: prefill?.bytesHeld ?? null,
           entriesHeld,
           ...(retention.prefixkv && { prefixkv: retention.prefixkv }),
-          device,
+          device: model.device,
           graphCachePath: model.graphCachePath,
           graphLoads: model.graphLoads,
         }));

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
+import { type FlagValues, parseFlagsWithPositionals } from "./flags.ts";
 import { createRecipe, listRecipes, recipeDefinition } from "../recipes/registry.ts";
 import type { RecipeDefinition } from "../recipes/definition.ts";
 
@@ -47,13 +47,7 @@ export const POLICY_HELP = `KV retention (see \`deno task prefixkv recipes\`):
   --tolerance T, --max-iterations I           prefixkv online search (defaults 5, 100)`;
 
 /** Maps parsed {@link POLICY_OPTIONS} values to {@link PolicyArgs} (method defaults to full). */
-export function policyArgsFromFlags(
-  v: {
-    [K in keyof typeof POLICY_OPTIONS]?: typeof POLICY_OPTIONS[K]["type"] extends "boolean"
-      ? boolean
-      : string;
-  },
-): PolicyArgs {
+export function policyArgsFromFlags(v: FlagValues<typeof POLICY_OPTIONS>): PolicyArgs {
   return {
     method: v.method ?? "full",
     budget: v.budget,
@@ -127,18 +121,10 @@ export const command: Command = {
   summary: "list the KV retention recipes (--method names) with descriptions",
   help: HELP,
   run(args: string[]): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: { json: { type: "boolean", default: false } },
-        allowPositionals: true,
-      });
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message}\n\n${HELP}`);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length > 1) throw new UsageError(`give at most one recipe name\n\n${HELP}`);
+    const { values, positionals } = parseFlagsWithPositionals(args, {
+      json: { type: "boolean" },
+    });
+    if (positionals.length > 1) throw new UsageError("give at most one recipe name (see --help)");
     const defs = positionals.length ? [recipeDefinition(positionals[0])] : listRecipes();
     console.log(values.json ? JSON.stringify(defs.map(entry), null, 2) : formatRecipes(defs));
     return Promise.resolve(0);

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type Command, UsageError } from "./command.ts";
+import { numberFlag, parseFlags, requireFlags, SEARCH_OPTIONS, searchSettings } from "./flags.ts";
 import { InputError } from "../errors.ts";
 import { budgetOfEvictRatio } from "../prefix/budget.ts";
 import { prefixSearch } from "../prefix/search.ts";
@@ -24,51 +24,30 @@ Options:
   --max-iterations I bisection cap (default 100)
   --json             print the JSON on one line (default: indented)`;
 
+const OPTIONS = {
+  scores: { type: "string" },
+  budget: { type: "string" },
+  ratio: { type: "string" },
+  ...SEARCH_OPTIONS,
+  json: { type: "boolean" },
+} as const;
+
 /** The `search` command. */
 export const command: Command = {
   name: "search",
   summary: "PrefixKV global prefix search on a JSON file of per-layer importances",
   help,
   async run(args: string[]): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        strict: true,
-        allowPositionals: false,
-        options: {
-          scores: { type: "string" },
-          budget: { type: "string" },
-          ratio: { type: "string" },
-          "start-size": { type: "string" },
-          tolerance: { type: "string" },
-          "max-iterations": { type: "string" },
-          json: { type: "boolean" },
-        },
-      }));
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message}\n\n${help}`);
-    }
-    if (!values.scores) throw new UsageError(`--scores FILE is required\n\n${help}`);
+    const values = parseFlags(args, OPTIONS);
+    requireFlags(values, ["scores"]);
     if ((values.budget === undefined) === (values.ratio === undefined)) {
       throw new UsageError(`give exactly one of --budget (fraction kept) or --ratio (evicted)`);
     }
     const budget = values.budget !== undefined
-      ? number(values.budget, "--budget")
-      : budgetOfEvictRatio(number(values.ratio!, "--ratio"));
-    const importance = await readScores(values.scores);
-    const result = prefixSearch(importance, {
-      budget,
-      startSize: values["start-size"] === undefined
-        ? undefined
-        : integer(values["start-size"], "--start-size"),
-      tolerance: values.tolerance === undefined
-        ? undefined
-        : number(values.tolerance, "--tolerance"),
-      maxIterations: values["max-iterations"] === undefined
-        ? undefined
-        : integer(values["max-iterations"], "--max-iterations"),
-    });
+      ? numberFlag("budget", values.budget)!
+      : budgetOfEvictRatio(numberFlag("ratio", values.ratio)!);
+    const importance = await readScores(values.scores!);
+    const result = prefixSearch(importance, { budget, ...searchSettings(values) });
     const out = {
       budget: result.budget,
       ratio: result.evictRatio,
@@ -88,20 +67,6 @@ export const command: Command = {
     return 0;
   },
 };
-
-function number(text: string, flag: string): number {
-  const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v)) {
-    throw new UsageError(`${flag} expects a number, got "${text}"`);
-  }
-  return v;
-}
-
-function integer(text: string, flag: string): number {
-  const v = number(text, flag);
-  if (!Number.isInteger(v)) throw new UsageError(`${flag} expects an integer, got "${text}"`);
-  return v;
-}
 
 async function readScores(path: string): Promise<number[][]> {
   let text: string;

@@ -30,3 +30,16 @@ export async function withTempDir(prefix: string, fn: (dir: string) => Promise<v
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * `[command, --name value, …]` from `flags` in their order; `true` gives a bare `--name`,
+ * `false` leaves the flag out.
+ */
+export function cliArgs(command: string, flags: Record<string, string | boolean>): string[] {
+  return [
+    command,
+    ...Object.entries(flags).flatMap(([name, value]) =>
+      value === false ? [] : value === true ? [`--${name}`] : [`--${name}`, value]
+    ),
+  ];
+}

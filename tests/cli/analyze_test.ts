@@ -5,7 +5,7 @@ import { encode } from "fast-png";
 import { analyzeImportance } from "../../lib/importance/analysis.ts";
 import { writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY } from "../e2e/_models.ts";
-import { cli, withTempDir } from "./_cli.ts";
+import { cli, cliArgs, withTempDir } from "./_cli.ts";
 
 Deno.test("cli analyze: importance.json and analysis.json agree with analyzeImportance; Gini in [0, 1]", () =>
   withTempDir("cli_analyze_", async (dir) => {
@@ -15,21 +15,17 @@ Deno.test("cli analyze: importance.json and analysis.json agree with analyzeImpo
       join(dir, "img.png"),
       encode({ width: 16, height: 16, data, channels: 3, depth: 8 }),
     );
-    const r = await cli([
-      "analyze",
-      "--model",
-      ck.dir,
-      "--image",
-      join(dir, "img.png"),
-      "--prompt",
-      QUESTION,
-      "--out",
-      join(dir, "out"),
-      "--budget",
-      "0.4",
-      "--cache-dir",
-      join(dir, "g"),
-    ], dir);
+    const r = await cli(
+      cliArgs("analyze", {
+        model: ck.dir,
+        image: join(dir, "img.png"),
+        prompt: QUESTION,
+        out: join(dir, "out"),
+        budget: "0.4",
+        "cache-dir": join(dir, "g"),
+      }),
+      dir,
+    );
     assertEquals(r.code, 0, r.stderr);
     const imp = JSON.parse(await Deno.readTextFile(join(dir, "out", "importance.json")));
     const ana = JSON.parse(await Deno.readTextFile(join(dir, "out", "analysis.json")));

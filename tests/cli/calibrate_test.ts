@@ -12,7 +12,7 @@ import { measureImportance } from "../../lib/runtime/measure_importance.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { writeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY } from "../e2e/_models.ts";
-import { cli, withTempDir } from "./_cli.ts";
+import { cli, cliArgs, withTempDir } from "./_cli.ts";
 
 const QUESTIONS = [
   "Describe this picture .",
@@ -54,21 +54,14 @@ Deno.test("cli calibrate: LLaVA samples → config = mean of per-sample searches
     const ck = await writeTinyLlava(join(dir, "tinyllava"), TINY);
     const data = await writeData(dir);
     const budget = 0.5;
-    const args = [
-      "calibrate",
-      "--model",
-      ck.dir,
-      "--data",
+    const args = cliArgs("calibrate", {
+      model: ck.dir,
       data,
-      "--budget",
-      String(budget),
-      "--samples",
-      "3",
-      "--out",
-      join(dir, "confs"),
-      "--cache-dir",
-      join(dir, "g"),
-    ];
+      budget: String(budget),
+      samples: "3",
+      out: join(dir, "confs"),
+      "cache-dir": join(dir, "g"),
+    });
     const first = await cli(args, dir);
     assertEquals(first.code, 0, first.stderr);
     const progress = first.stderr.trim().split("\n");
@@ -132,24 +125,19 @@ Deno.test("cli calibrate: LLaVA samples → config = mean of per-sample searches
     assertEquals(JSON.parse(await Deno.readTextFile(configPath)), config);
 
     // generate --conf applies round(ρ_l·N) evictions (the budget defaults to 1 − mean ρ).
-    const gen = await cli([
-      "generate",
-      "--model",
-      ck.dir,
-      "--image",
-      join(dir, "data", "images", "img2.png"),
-      "--prompt",
-      QUESTION,
-      "--method",
-      "prefixkv",
-      "--conf",
-      configPath,
-      "--max-new-tokens",
-      "6",
-      "--json",
-      "--cache-dir",
-      join(dir, "g"),
-    ], dir);
+    const gen = await cli(
+      cliArgs("generate", {
+        model: ck.dir,
+        image: join(dir, "data", "images", "img2.png"),
+        prompt: QUESTION,
+        method: "prefixkv",
+        conf: configPath,
+        "max-new-tokens": "6",
+        json: true,
+        "cache-dir": join(dir, "g"),
+      }),
+      dir,
+    );
     assertEquals(gen.code, 0, gen.stderr);
     const out = JSON.parse(gen.stdout);
     const N = out.promptLength;
@@ -175,24 +163,19 @@ Deno.test("cli calibrate: text-only prompts on a LLaMA, samples drawn with a see
       ]),
     );
     const out = join(dir, "my.json");
-    const r = await cli([
-      "calibrate",
-      "--model",
-      ck.dir,
-      "--data",
-      data,
-      "--budget",
-      "30%",
-      "--samples",
-      "2",
-      "--seed",
-      "7",
-      "--out",
-      out,
-      "--cache-dir",
-      join(dir, "g"),
-      "--json",
-    ], dir);
+    const r = await cli(
+      cliArgs("calibrate", {
+        model: ck.dir,
+        data,
+        budget: "30%",
+        samples: "2",
+        seed: "7",
+        out,
+        "cache-dir": join(dir, "g"),
+        json: true,
+      }),
+      dir,
+    );
     assertEquals(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
     assertEquals(summary.configPath, out);

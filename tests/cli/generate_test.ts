@@ -4,47 +4,23 @@ import { argmax } from "../../lib/runtime/generate.ts";
 import { writeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { referenceLlama } from "../reference/llama_reference.ts";
 import { parseIds } from "../../lib/cli/generate.ts";
+import { cli, cliArgs, withTempDir } from "./_cli.ts";
 
-const MAIN = new URL("../../lib/cli/main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
-
-async function cli(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "cli_generate_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("cli_generate_test_", fn);
 
 Deno.test("cli generate --json --input-ids: greedy ids as the reference, default graph cache under cwd", () =>
   withDir(async (dir) => {
     const ck = await writeTinyLlama(join(dir, "llama"), { heads: 4, kvHeads: 2 });
     const ids = [1, 9, 17, 25, 33];
-    const r = await cli([
-      "generate",
-      "--model",
-      ck.dir,
-      "--input-ids",
-      ids.join(","),
-      "--max-new-tokens",
-      "5",
-      "--json",
-    ], dir);
+    const r = await cli(
+      cliArgs("generate", {
+        model: ck.dir,
+        "input-ids": ids.join(","),
+        "max-new-tokens": "5",
+        json: true,
+      }),
+      dir,
+    );
     assertEquals([r.code, r.stderr], [0, ""]);
     const json = JSON.parse(r.stdout);
     // Reference greedy decoding of the same ids (fed as given, no BOS added).
@@ -86,22 +62,15 @@ Deno.test("cli generate: a text prompt with an image on a tiny LLaVA, then a cac
       join(dir, "img.png"),
       encode({ width: 20, height: 12, data, channels: 3, depth: 8 }),
     );
-    const args = [
-      "generate",
-      "--model",
-      ck.dir,
-      "--image",
-      join(dir, "img.png"),
-      "--prompt",
-      "Describe this picture .",
-      "--max-new-tokens",
-      "3",
-      "--position-mode",
-      "paper",
-      "--json",
-      "--cache-dir",
-      join(dir, "g"),
-    ];
+    const args = cliArgs("generate", {
+      model: ck.dir,
+      image: join(dir, "img.png"),
+      prompt: "Describe this picture .",
+      "max-new-tokens": "3",
+      "position-mode": "paper",
+      json: true,
+      "cache-dir": join(dir, "g"),
+    });
     const first = JSON.parse((await cli(args, dir)).stdout);
     const second = JSON.parse((await cli(args, dir)).stdout);
     ok(first.promptLength > ck.spec.imageTokens!);
@@ -114,15 +83,10 @@ Deno.test("cli generate: a text prompt with an image on a tiny LLaVA, then a cac
 Deno.test("cli generate: bad input is a one-line error, not a stack trace", () =>
   withDir(async (dir) => {
     const ck = await writeTinyLlama(join(dir, "llama"));
-    const oov = await cli([
-      "generate",
-      "--model",
-      ck.dir,
-      "--input-ids",
-      "1,2,64",
-      "--cache-dir",
-      join(dir, "g"),
-    ], dir);
+    const oov = await cli(
+      cliArgs("generate", { model: ck.dir, "input-ids": "1,2,64", "cache-dir": join(dir, "g") }),
+      dir,
+    );
     assertEquals(oov.code, 1);
     match(oov.stderr, /token id 64 \(at index 2\) is outside the vocabulary \[0, 64\)/);
     ok(!oov.stderr.includes("    at "), oov.stderr);

@@ -11,28 +11,24 @@ import { measureImportance } from "../../lib/runtime/measure_importance.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY } from "../e2e/_models.ts";
-import { cli, withTempDir } from "./_cli.ts";
+import { cli, cliArgs, withTempDir } from "./_cli.ts";
 
 Deno.test("cli generate --method prefixkv --online: kept counts and p are the prefix search's", () =>
   withTempDir("cli_online_", async (dir) => {
     const ck = await writeTinyLlama(join(dir, "llama"), TINY);
-    const r = await cli([
-      "generate",
-      "--model",
-      ck.dir,
-      "--prompt",
-      QUESTION,
-      "--method",
-      "prefixkv",
-      "--budget",
-      "40%",
-      "--online",
-      "--max-new-tokens",
-      "8",
-      "--json",
-      "--cache-dir",
-      join(dir, "g"),
-    ], dir);
+    const r = await cli(
+      cliArgs("generate", {
+        model: ck.dir,
+        prompt: QUESTION,
+        method: "prefixkv",
+        budget: "40%",
+        online: true,
+        "max-new-tokens": "8",
+        json: true,
+        "cache-dir": join(dir, "g"),
+      }),
+      dir,
+    );
     assertEquals(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     const model = await loadModel(ck.dir, { cacheDir: false });
@@ -66,15 +62,13 @@ Deno.test("cli: bad policy input is a one-line error naming the problem", () =>
     await Deno.writeTextFile(badConf, "[0.5, 0.5]");
     const data = join(dir, "data.json");
     await Deno.writeTextFile(data, JSON.stringify([{ prompt: "   " }]));
-    const gen = [
-      "generate",
-      "--model",
-      ck.dir,
-      "--prompt",
-      QUESTION,
-      "--cache-dir",
-      join(dir, "g"),
-    ];
+    const gen = cliArgs("generate", {
+      model: ck.dir,
+      prompt: QUESTION,
+      "cache-dir": join(dir, "g"),
+    });
+    const calibrate = (budget: string) =>
+      cliArgs("calibrate", { model: ck.dir, data, budget, samples: "1", out: dir });
     const cases: [string[], RegExp][] = [
       [
         [...gen, "--method", "prefixkv", "--budget", "0"],
@@ -100,38 +94,8 @@ Deno.test("cli: bad policy input is a one-line error naming the problem", () =>
         ["generate", "--model", ck.dir, "--prompt", "", "--method", "prefixkv", "--budget", "0.5"],
         /the prompt is empty/,
       ],
-      [
-        [
-          "calibrate",
-          "--model",
-          ck.dir,
-          "--data",
-          data,
-          "--budget",
-          "0",
-          "--samples",
-          "1",
-          "--out",
-          dir,
-        ],
-        /kept fraction must be in \(0, 1\], got 0\b/,
-      ],
-      [
-        [
-          "calibrate",
-          "--model",
-          ck.dir,
-          "--data",
-          data,
-          "--budget",
-          "0.5",
-          "--samples",
-          "1",
-          "--out",
-          dir,
-        ],
-        /sample 0 \(#0\): the question is empty/,
-      ],
+      [calibrate("0"), /kept fraction must be in \(0, 1\], got 0\b/],
+      [calibrate("0.5"), /sample 0 \(#0\): the question is empty/],
       [["calibrate", "--model", ck.dir, "--budget", "0.5"], /missing --data, --samples, --out/],
       [["analyze", "--model", ck.dir, "--prompt", "", "--out", dir], /the prompt is empty/],
       [

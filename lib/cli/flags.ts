@@ -1,0 +1,187 @@
+/**
+ * Flag handling shared by the CLI commands: parsing with usage errors, required flags, numeric
+ * and choice flags, and the model-loading flags (`--model`, `--device`, `--cache-dir`,
+ * `--threads`). Every message names the flag and fits on one line.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { modelDirOrBundled } from "../bundled.ts";
+import { loadModel, type Model } from "../runtime/model.ts";
+import { type Device, parseDevice } from "../runtime/session.ts";
+import { UsageError } from "./command.ts";
+
+/** One `node:util` parseArgs option: a string or a boolean flag. */
+export interface FlagSpec {
+  /** `"string"` takes a value; `"boolean"` is a switch. */
+  readonly type: "string" | "boolean";
+  /** One-letter alias. */
+  readonly short?: string;
+  /** Value when the flag is absent. */
+  readonly default?: string | boolean;
+}
+
+/** A command's options, keyed by flag name without the dashes. */
+export type FlagOptions = Readonly<Record<string, FlagSpec>>;
+
+/** Parsed values of `O`: strings (validated later) and booleans; absent flags are undefined. */
+export type FlagValues<O extends FlagOptions> = {
+  [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string;
+};
+
+/** Parses `args` against `options`, also returning positional arguments. */
+export function parseFlagsWithPositionals<O extends FlagOptions>(
+  args: string[],
+  options: O,
+): { values: FlagValues<O>; positionals: string[] } {
+  return parse(args, options, true);
+}
+
+/**
+ * Parses `args` against `options` (strict: unknown flags and positional arguments are errors)
+ * and returns the values; a parse error becomes a {@link UsageError}.
+ */
+export function parseFlags<O extends FlagOptions>(args: string[], options: O): FlagValues<O> {
+  return parse(args, options, false).values;
+}
+
+function parse<O extends FlagOptions>(args: string[], options: O, allowPositionals: boolean) {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals, strict: true });
+    return { values: values as FlagValues<O>, positionals };
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (see --help)`);
+  }
+}
+
+/** Throws a {@link UsageError} listing every flag of `names` that `values` lacks. */
+export function requireFlags<V extends object>(values: V, names: (keyof V & string)[]): void {
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(", ")} (see --help)`);
+  }
+}
+
+/** What a numeric flag must be. */
+export interface NumberRules {
+  /** Only whole numbers. */
+  integer?: boolean;
+  /** Smallest allowed value (inclusive). */
+  min?: number;
+  /** The value must be strictly greater than this. */
+  above?: number;
+}
+
+/**
+ * The number in `--name`'s `value`, or undefined when the flag is absent. Rejects empty text,
+ * non-finite values and values that break `rules`, naming the flag and the rule.
+ */
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  rules: NumberRules = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const ok = value.trim() !== "" && Number.isFinite(n) &&
+    (!rules.integer || Number.isInteger(n)) &&
+    (rules.min === undefined || n >= rules.min) &&
+    (rules.above === undefined || n > rules.above);
+  if (!ok) {
+    const bound = rules.min !== undefined
+      ? ` ≥ ${rules.min}`
+      : rules.above !== undefined
+      ? ` > ${rules.above}`
+      : "";
+    throw new UsageError(
+      `--${name} must be ${rules.integer ? "an integer" : "a number"}${bound}, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+/** `--name`'s value if it is one of `choices`, undefined when absent; otherwise a usage error. */
+export function choiceFlag<C extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly C[],
+): C | undefined {
+  if (value === undefined || (choices as readonly string[]).includes(value)) {
+    return value as C | undefined;
+  }
+  const list = `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+  throw new UsageError(`--${name} must be ${list}, got "${value}"`);
+}
+
+/** parseArgs options of the model-loading flags, to spread into a command's options. */
+export const MODEL_OPTIONS = {
+  model: { type: "string" },
+  device: { type: "string" },
+  "cache-dir": { type: "string" },
+  threads: { type: "string" },
+} as const;
+
+/** Help lines for {@link MODEL_OPTIONS}, a section of a command's help text. */
+export const MODEL_HELP = `Model:
+  --model DIR                 checkpoint directory (llava-hf, original LLaVA-1.5 or LLaMA
+                              layout); default: the bundled tiny LLaVA
+  --device DEV                cpu (default) or cuda (needs onnxruntime's CUDA provider)
+  --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
+  --threads N                 threads per onnxruntime session (default: one per core)`;
+
+/** Validated model-loading flags: where the checkpoint is and how to load it. */
+export interface ModelSettings {
+  /** Checkpoint directory (the bundled tiny LLaVA without `--model`). */
+  dir: string;
+  /** Execution device (`cpu` without `--device`). */
+  device: Device;
+  /** Graph cache directory; undefined means the default. */
+  cacheDir?: string;
+  /** Threads per onnxruntime session; undefined means onnxruntime's choice. */
+  threads?: number;
+}
+
+/** Validates the {@link MODEL_OPTIONS} values without loading anything. */
+export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSettings {
+  return {
+    dir: modelDirOrBundled(values.model),
+    device: parseDevice(values.device ?? "cpu"),
+    cacheDir: values["cache-dir"],
+    threads: numberFlag("threads", values.threads, { integer: true, min: 1 }),
+  };
+}
+
+/** Loads the model the {@link MODEL_OPTIONS} values name (validated first). */
+export function modelFromFlags(values: FlagValues<typeof MODEL_OPTIONS>): Promise<Model> {
+  const settings = modelSettings(values);
+  return loadModel(settings.dir, settings);
+}
+
+/** parseArgs options of PrefixKV's prefix-search settings. */
+export const SEARCH_OPTIONS = {
+  "start-size": { type: "string" },
+  tolerance: { type: "string" },
+  "max-iterations": { type: "string" },
+} as const;
+
+/** Validated prefix-search settings; undefined means the search's default. */
+export interface SearchSettings {
+  /** Sink tokens always kept (an integer ≥ 0). */
+  startSize?: number;
+  /** Stop within this many tokens of the target (> 0). */
+  tolerance?: number;
+  /** Bisection steps at most (an integer ≥ 1). */
+  maxIterations?: number;
+}
+
+/** Validates whichever {@link SEARCH_OPTIONS} values a command takes. */
+export function searchSettings(values: FlagValues<typeof SEARCH_OPTIONS>): SearchSettings {
+  return {
+    startSize: numberFlag("start-size", values["start-size"], { integer: true, min: 0 }),
+    tolerance: numberFlag("tolerance", values.tolerance, { above: 0 }),
+    maxIterations: numberFlag("max-iterations", values["max-iterations"], {
+      integer: true,
+      min: 1,
+    }),
+  };
+}
