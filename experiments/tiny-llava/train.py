@@ -54,7 +54,7 @@ SIZES = ["small", "large"]
 ARCH = dict(
     text=dict(hidden_size=128, intermediate_size=352, num_hidden_layers=8,
               num_attention_heads=4, num_key_value_heads=2, head_dim=32),
-    vision=dict(hidden_size=96, intermediate_size=384, num_hidden_layers=3,
+    vision=dict(hidden_size=96, intermediate_size=384, num_hidden_layers=4,
                 num_attention_heads=4),
 )
 
@@ -460,6 +460,9 @@ def patch_labels(scene):
     return lab
 
 
+# Shape is the hardest patch property (interior patches of a large square and circle look alike),
+# so its auxiliary term counts double.
+AUX_WEIGHTS = [2.0, 1.0, 1.0, 1.0]  # shape, colour, size, cell
 SIZE_RADIUS = {"small": 4, "large": 8}  # must match lib/data/scenes/generator.ts
 
 
@@ -695,7 +698,8 @@ def train(args):
         aux = aux_head(feats)
         aux_loss = 0.0
         for k, part in enumerate(torch.split(aux, splits, dim=-1)):
-            aux_loss = aux_loss + F.cross_entropy(part.reshape(-1, part.shape[-1]), plab[:, k].reshape(-1))
+            ce = F.cross_entropy(part.reshape(-1, part.shape[-1]), plab[:, k].reshape(-1))
+            aux_loss = aux_loss + AUX_WEIGHTS[k] * ce
         loss = lm_loss + aux_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -925,11 +929,16 @@ def main():
     ap.add_argument("--eval-scenes", type=int, default=200)
     ap.add_argument("--aux-labels", choices=["mask", "cell"], default="mask",
                     help="auxiliary patch labels: object covering the patch, or object in its grid cell")
+    ap.add_argument("--vision-layers", type=int, default=4,
+                    help="CLIP layers (features come from the second-to-last)")
+    ap.add_argument("--shape-aux-weight", type=float, default=2.0)
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--golden-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    ARCH["vision"]["num_hidden_layers"] = args.vision_layers
+    AUX_WEIGHTS[0] = args.shape_aux_weight
     if args.export_only:
         export_only(args)
     elif args.eval_only:

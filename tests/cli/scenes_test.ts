@@ -35,3 +35,20 @@ Deno.test("scenes command turns unknown options into a usage error", async () =>
     UsageError,
   );
 });
+
+Deno.test("scenes command checks the answer style and writes sentence answers on request", async () => {
+  await assertRejects(
+    () => command.run(["--out", "/tmp/x", "--split", "x", "--answers", "essay"]),
+    UsageError,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = ["--out", dir, "--split", "t", "--count", "2", "--answers", "sentence"];
+    assertEquals(await command.run(args), 0);
+    const records = JSON.parse(await Deno.readTextFile(join(dir, "t.json")));
+    const count = records.find((r: { kind: string }) => r.kind === "count");
+    assertEquals(/^There (is|are) \w+ objects?\.$/.test(count.conversations[1].value), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -41,33 +41,51 @@ Deno.test("description of a fixed scene reads as expected", () => {
   );
 });
 
-Deno.test("conversations follow the detail_1k layout and answer correctly", () => {
-  const rng = new Prng(9);
-  let yes = 0, no = 0;
-  for (let i = 0; i < 300; i++) {
-    const scene = generateScene(11, "train", i);
-    const recs = conversationsFor(scene, rng);
-    for (const r of recs) {
-      assertEquals(r.image, `${scene.id}.png`);
-      assertEquals(r.conversations.map((t) => t.from), ["human", "gpt"]);
-      ok(r.conversations[0].value.startsWith("<image>\n"));
-      ok(r.conversations[1].value.endsWith("."));
+for (const style of ["word", "sentence"] as const) {
+  Deno.test(`conversations follow the detail_1k layout and answer correctly (${style})`, () => {
+    const rng = new Prng(9);
+    let yes = 0, no = 0;
+    for (let i = 0; i < 300; i++) {
+      const scene = generateScene(11, "train", i);
+      const recs = conversationsFor(scene, rng, style);
+      for (const r of recs) {
+        assertEquals(r.image, `${scene.id}.png`);
+        assertEquals(r.conversations.map((t) => t.from), ["human", "gpt"]);
+        ok(r.conversations[0].value.startsWith("<image>\n"));
+        ok(r.conversations[1].value.endsWith("."));
+      }
+      const by = Object.fromEntries(recs.map((r) => [r.kind, r.conversations]));
+      assertEquals(by.describe[0].value, `<image>\n${DESCRIBE_QUESTION}`);
+      const answer = (kind: string) => by[kind][1].value.toLowerCase();
+      // Count.
+      const n = ["zero", "one", "two", "three", "four"][scene.objects.length];
+      assertEquals(
+        answer("count"),
+        style === "word"
+          ? `${n}.`
+          : scene.objects.length === 1
+          ? "there is one object."
+          : `there are ${n} objects.`,
+      );
+      // Presence: "Is there a <colour> <shape>?" is answered from the true objects.
+      const m = /^<image>\nIs there a (\w+) (\w+)\?$/.exec(by.presence[0].value)!;
+      const present = scene.objects.some((o) => o.color === m[1] && o.shape === m[2]);
+      assertEquals(by.presence[1].value, present ? "Yes." : "No.");
+      present ? yes++ : no++;
+      // Colour: the named object's colour.
+      const c = /^<image>\nWhat color is the (.+)\?$/.exec(by.color[0].value)![1];
+      const color = /(\w+)\.$/.exec(answer("color"))![1];
+      if (style === "sentence") assertEquals(answer("color"), `the ${c} is ${color}.`);
+      ok(scene.objects.some((o) => c.includes(o.shape) && o.color === color));
+      // Place: the named object's place.
+      if (by.place) {
+        const ref = /^<image>\nWhere is the (.+)\?$/.exec(by.place[0].value)![1];
+        const place = style === "word"
+          ? answer("place").slice(0, -1)
+          : /is at the (.+)\.$/.exec(answer("place"))![1];
+        ok(scene.objects.some((o) => ref.endsWith(`${o.color} ${o.shape}`) && o.place === place));
+      }
     }
-    const by = Object.fromEntries(recs.map((r) => [r.kind, r.conversations]));
-    assertEquals(by.describe[0].value, `<image>\n${DESCRIBE_QUESTION}`);
-    // Presence: "Is there a <colour> <shape>?" is answered from the true objects.
-    const m = /^<image>\nIs there a (\w+) (\w+)\?$/.exec(by.presence[0].value)!;
-    const present = scene.objects.some((o) => o.color === m[1] && o.shape === m[2]);
-    assertEquals(by.presence[1].value, present ? "Yes." : "No.");
-    present ? yes++ : no++;
-    // Colour: the named object's colour.
-    const c = /^<image>\nWhat color is the (.+)\?$/.exec(by.color[0].value)!;
-    const answerColor = /is (\w+)\.$/.exec(by.color[1].value)![1];
-    ok(scene.objects.some((o) => c[1].includes(o.shape) && o.color === answerColor));
-    if (by.place) {
-      const p = /is at the (.+)\.$/.exec(by.place[1].value)![1];
-      ok(scene.objects.some((o) => o.place === p));
-    }
-  }
-  ok(yes > 100 && no > 100, `yes ${yes} no ${no}`);
-});
+    ok(yes > 100 && no > 100, `yes ${yes} no ${no}`);
+  });
+}
