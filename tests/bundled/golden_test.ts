@@ -139,7 +139,11 @@ Deno.test("bundled model: runtime matches the plain-loop reference on a golden p
     const prompt = await model.buildPrompt({ ids: g.input_ids, image: pixels });
     const want = ref.promptEmbeddings(g.input_ids, pixels);
     assertEquals(prompt.length, want.length);
-    assert(maxAbsDiff(prompt.embeds, want.embeds) <= 1e-5, "prompt embeddings");
+    // float32 (ONNX) against float64 (reference) through the vision tower: relative to the
+    // largest feature, as the trained tower's features reach tens.
+    const de = maxAbsDiff(prompt.embeds, want.embeds);
+    const scale = want.embeds.reduce((m, x) => Math.max(m, Math.abs(x)), 1);
+    assert(de <= 1e-6 * scale, `prompt embeddings differ by ${de} (largest value ${scale})`);
 
     const N = prompt.length;
     const positions = Array.from({ length: N }, (_, i) => i);
