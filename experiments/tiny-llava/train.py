@@ -694,7 +694,16 @@ def train(args):
         p0 = int((ids == config["image_token_index"]).int().argmax(1)[0])
         pad = torch.full((ids.shape[0], N_PATCHES - 1), -100, dtype=torch.long, device=device)
         tgt = torch.cat([target[:, :p0], pad, target[:, p0:]], dim=1)
-        lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
+        if step >= args.answer_mean_from:
+            # Mean over each answer's tokens, then over the batch: a one-word short answer then
+            # weighs as much as a 40-token description (per-token averaging starves it).
+            tok_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                       ignore_index=-100, reduction="none").view(tgt.shape)
+            mask = (tgt != -100).float()
+            lm_loss = ((tok_loss * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+        else:
+            lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                      ignore_index=-100)
         aux = aux_head(feats)
         aux_loss = 0.0
         for k, part in enumerate(torch.split(aux, splits, dim=-1)):
@@ -932,6 +941,8 @@ def main():
     ap.add_argument("--vision-layers", type=int, default=4,
                     help="CLIP layers (features come from the second-to-last)")
     ap.add_argument("--shape-aux-weight", type=float, default=2.0)
+    ap.add_argument("--answer-mean-from", type=int, default=3000,
+                    help="from this step on, average the loss per answer instead of per token")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--golden-only", action="store_true")
