@@ -16,15 +16,17 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   search: () => import("./search.ts"),
 };
 
-function overview(): string {
+async function overview(): Promise<string> {
   const names = Object.keys(COMMANDS).sort();
+  const commands = await Promise.all(names.map(async (n) => (await COMMANDS[n]()).command));
+  const width = Math.max(...names.map((n) => n.length));
   return [
     "prefixkv — KV-cache retention for vision-language models (PrefixKV and baselines)",
     "",
     "Usage: deno task prefixkv <command> [options]   (add --help to any command)",
     "",
     "Commands:",
-    ...names.map((n) => `  ${n}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
   ].join("\n");
 }
 
@@ -32,7 +34,7 @@ function overview(): string {
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(overview());
+    console.log(await overview());
     return name ? 0 : 2;
   }
   const load = COMMANDS[name];
