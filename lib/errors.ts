@@ -16,3 +16,12 @@ export class InputError extends Error {
   /** Always `"InputError"`; printed before the message. */
   override name = "InputError";
 }
+
+/** Parses user-supplied JSON text; a syntax error becomes an {@link InputError} naming `source`. */
+export function parseJsonInput(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { type Command, UsageError } from "./command.ts";
 import { numberFlag, parseFlags, requireFlags, SEARCH_OPTIONS, searchSettings } from "./flags.ts";
-import { InputError } from "../errors.ts";
+import { InputError, parseJsonInput } from "../errors.ts";
 import { budgetOfEvictRatio } from "../prefix/budget.ts";
 import { prefixSearch } from "../prefix/search.ts";
 
@@ -75,12 +75,7 @@ async function readScores(path: string): Promise<number[][]> {
   } catch (e) {
     throw new InputError(`${path}: cannot read scores (${(e as Error).message})`);
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const data = parseJsonInput(text, path);
   if (!Array.isArray(data) || !data.every(Array.isArray)) {
     throw new InputError(`${path}: expected a JSON array of per-layer arrays of scores`);
   }

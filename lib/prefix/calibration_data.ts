@@ -9,7 +9,7 @@
  */
 import { mulberry32 } from "../random.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { InputError } from "../errors.ts";
+import { InputError, parseJsonInput } from "../errors.ts";
 
 /** One calibration prompt. */
 export interface CalibrationPrompt {
@@ -40,12 +40,7 @@ export function parseCalibrationData(
   source: string,
   opts: CalibrationDataOptions = {},
 ): CalibrationPrompt[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
+  const data = parseJsonInput(text, source);
   if (!Array.isArray(data) || data.length === 0) {
     throw new InputError(
       `${source}: expected a non-empty JSON list of samples ({image, conversations} or {prompt})`,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError, parseJsonInput } from "../errors.ts";
 import { evictRatioOf, pythonFloatStr, roundHalfEven } from "./budget.ts";
 import { checkProtected } from "./select.ts";
 
@@ -31,12 +31,7 @@ export function metaFileName(configName: string): string {
  * @param numLayers when given, the model's layer count the config must match
  */
 export function parseReferenceConfig(text: string, source: string, numLayers?: number): number[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
+  const data = parseJsonInput(text, source);
   if (!Array.isArray(data) || data.length === 0) {
     throw new InputError(`${source}: expected a non-empty JSON list of per-layer eviction ratios`);
   }

@@ -1,3 +1,4 @@
+import { assertClose } from "./_assert_close.ts";
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import type { ClipVisionSpec } from "../../lib/checkpoint/spec.ts";
 import { MemoryTensorStore } from "../../lib/checkpoint/tensor_store.ts";
@@ -11,19 +12,6 @@ import {
   referenceLlava,
   ReferenceProjector,
 } from "./clip_reference.ts";
-
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: number,
-  msg = "",
-) {
-  assertEquals(actual.length, expected.length, `${msg} length`);
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    ok(d <= tol, `${msg}[${i}]: ${actual[i]} vs ${expected[i]} (|diff| ${d} > ${tol})`);
-  }
-}
 
 Deno.test("erf, gelu, quickGelu: known values", () => {
   const table: [number, number][] = [

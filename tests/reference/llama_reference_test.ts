@@ -1,3 +1,4 @@
+import { assertClose } from "./_assert_close.ts";
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import type { LlamaSpec } from "../../lib/checkpoint/spec.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
@@ -12,19 +13,6 @@ import {
   rmsNorm,
   softmaxInPlace,
 } from "./llama_reference.ts";
-
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: number,
-  msg = "",
-) {
-  assertEquals(actual.length, expected.length, `${msg} length`);
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    ok(d <= tol, `${msg}[${i}]: ${actual[i]} vs ${expected[i]} (|diff| ${d} > ${tol})`);
-  }
-}
 
 /** Row `t` of a row-major `[*, width]` array. */
 const row = (a: Float64Array, t: number, width: number) => a.subarray(t * width, (t + 1) * width);
