@@ -30,14 +30,20 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-# TINY_LLAVA_DATA overrides the data folder (smoke tests on other machines).
-DATA = os.environ.get("TINY_LLAVA_DATA", os.path.join(HERE, "data"))
-STATE_DIR = os.path.join(DATA, "state")
-# TINY_LLAVA_OUT overrides where the export, log and eval report go (experiments).
-OUT_DIR = os.environ.get("TINY_LLAVA_OUT", HERE)
-CKPT = os.path.join(OUT_DIR, "checkpoint")
 GOLDEN = os.path.join(ROOT, "tests", "fixtures", "tiny_llava_golden")
-LOG = os.path.join(OUT_DIR, "train_log.csv")
+
+
+def set_paths(data, out):
+    """Where the scenes and training state live (`--data`) and where the export, log and eval
+    report go (`--out`)."""
+    global DATA, STATE_DIR, OUT_DIR, CKPT, LOG
+    DATA, OUT_DIR = data, out
+    STATE_DIR = os.path.join(DATA, "state")
+    CKPT = os.path.join(OUT_DIR, "checkpoint")
+    LOG = os.path.join(OUT_DIR, "train_log.csv")
+
+
+set_paths(os.path.join(HERE, "data"), HERE)
 
 SYSTEM = "A chat between a user and an assistant."
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
@@ -221,11 +227,17 @@ class LlamaModel(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(dtype), emb.sin().to(dtype)
 
-    def forward(self, embeds, want_probs=False):
+    def forward(self, embeds, want_probs=False, layer_inputs=None):
+        """Final hidden states and, per layer, the attention probabilities (None unless
+        `want_probs` is True or a collection holding that layer's index). A list passed as
+        `layer_inputs` receives each layer's input hidden states (training probes)."""
         cos, sin = self.rope(embeds.shape[1], embeds.device, embeds.dtype)
         x, all_probs = embeds, []
-        for layer in self.layers:
-            x, p = layer(x, cos, sin, want_probs)
+        for i, layer in enumerate(self.layers):
+            if layer_inputs is not None:
+                layer_inputs.append(x)
+            want = want_probs if isinstance(want_probs, bool) else i in want_probs
+            x, p = layer(x, cos, sin, want)
             all_probs.append(p)
         return self.norm(x), all_probs
 
@@ -508,6 +520,78 @@ def encode_records(tok, records, index):
     return out
 
 
+PLACES = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom",
+          "bottom right"]
+REF_RE = re.compile(r"^(?:What color is|Where is|Is there) (?:the|a) (.+?)\??$")
+
+
+def named_attributes(record):
+    """The attributes a colour, place or presence question names, e.g. {"shape": "square",
+    "size": "large"} for "the large square" or {"shape": "square", "place": "top left"} for "the
+    square at the top left"; empty for other questions."""
+    m = REF_RE.match(record["conversations"][0]["value"].replace("<image>\n", ""))
+    if m is None or record["kind"] not in ("color", "place", "presence"):
+        return {}
+    phrase = m.group(1)
+    place = None
+    if " at the " in phrase:
+        phrase, place = phrase.split(" at the ")
+    words = phrase.split()
+    want = {"shape": words[-1]}
+    for w in words[:-1]:
+        want["size" if w in SIZES else "color"] = w
+    if place is not None:
+        want["place"] = place
+    return want
+
+
+def referent_cells(record, scene):
+    """Grid cells of the objects a colour, place or presence question names (empty for a count
+    question or a "no" presence question), matched against the scene attribute by attribute."""
+    want = named_attributes(record)
+    if not want:
+        return []
+    return [o["cell"] for o in scene["objects"] if all(o[k] == v for k, v in want.items())]
+
+
+# Attribute vocabularies of the question probes: class 0 is "not named" / "no such object".
+PROBE_VOCABS = [("shape", SHAPES), ("color", COLORS), ("size", SIZES), ("place", PLACES)]
+PROBE_SPLITS = [1 + len(v) for _, v in PROBE_VOCABS]
+
+
+def question_probe_labels(records, scenes, index):
+    """Two [records, 4] label sets (shape, colour, size, place; -100 = not supervised) for the
+    question-grounding probes at the answering position: what the question names (read before
+    the grounded layer), and the named object's attributes (read after it; class 0 when the
+    object is absent). Descriptions and count questions are not supervised."""
+    named = torch.full((len(records), 4), -100, dtype=torch.long)
+    referent = torch.full((len(records), 4), -100, dtype=torch.long)
+    for i, r in enumerate(records):
+        want = named_attributes(r)
+        if not want:
+            continue
+        named[i] = torch.tensor([1 + v.index(want[k]) if k in want else 0 for k, v in PROBE_VOCABS])
+        scene = scenes[index[r["image"][:-4]]]
+        cells = referent_cells(r, scene)
+        if not cells:
+            referent[i] = 0
+        elif len(cells) == 1:
+            o = next(o for o in scene["objects"] if o["cell"] == cells[0])
+            referent[i] = torch.tensor([1 + v.index(o[k]) for k, v in PROBE_VOCABS])
+    return named, referent
+
+
+def grounding_masks(records, scenes, index, labels):
+    """[records, 64] 0/1 masks of the image patches covered by each question's referent (the
+    auxiliary patch labels' cell channel), all zero when the question names no present object."""
+    masks = torch.zeros(len(records), N_PATCHES)
+    for i, r in enumerate(records):
+        cells = referent_cells(r, scenes[index[r["image"][:-4]]])
+        for c in cells:
+            masks[i] += (labels[index[r["image"][:-4]], 3] == 1 + c).float()
+    return masks
+
+
 # ----------------------------------------------------------------------------------------------
 # Export: safetensors (hand-written), config, tokenizer, preprocessor.
 
@@ -561,7 +645,8 @@ def tokenizer_json(tok):
     }
 
 
-def export(model, tok, out=CKPT):
+def export(model, tok, out=None):
+    out = out or CKPT
     os.makedirs(out, exist_ok=True)
     config = model.config
     write_safetensors(os.path.join(out, "model.safetensors"), model.state_dict())
@@ -600,7 +685,8 @@ def export(model, tok, out=CKPT):
                    "pad_token_id": tok.id("<pad>")}, f, indent=2)
 
 
-def load_exported(path=CKPT):
+def load_exported(path=None):
+    path = path or CKPT
     with open(os.path.join(path, "config.json")) as f:
         config = json.load(f)
     with open(os.path.join(path, "tokenizer.json")) as f:
@@ -613,19 +699,32 @@ def load_exported(path=CKPT):
 # ----------------------------------------------------------------------------------------------
 # Training.
 
-def lr_at(step, total, peak, warmup=100):
+def lr_at(step, total, peak, warmup=100, phase_start=0):
+    """Linear warm-up then cosine to 10% of `peak` at `total`; a phase restarts the schedule at
+    `phase_start` (warm-up again, cosine over the phase's remaining steps)."""
+    if step >= phase_start > 0:
+        step, total = step - phase_start, total - phase_start
     if step < warmup:
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
-def make_batch(encoded, by_kind, images, labels, step, batch, seed, device, pad_id):
+def make_batch(encoded, by_kind, images, labels, step, batch, seed, device, pad_id, n_describe,
+               short_mix=None):
+    """One training batch: the first `n_describe` records are descriptions (the hard task), the
+    rest short questions, drawn uniformly or, with `short_mix` ({kind: weight}), kind first."""
     g = torch.Generator().manual_seed(seed * 1000003 + step)
     picks = []
+    kinds = sorted(short_mix) if short_mix else []
+    weights = torch.tensor([float(short_mix[k]) for k in kinds]) if short_mix else None
     for b in range(batch):
-        # Half the batch are descriptions (the hard task), half short questions.
-        pool = by_kind["describe"] if b < batch // 2 else by_kind["short"]
+        if b < n_describe:
+            pool = by_kind["describe"]
+        elif short_mix:
+            pool = by_kind[kinds[int(torch.multinomial(weights, 1, generator=g))]]
+        else:
+            pool = by_kind["short"]
         picks.append(pool[int(torch.randint(len(pool), (1,), generator=g))])
     seqs = [encoded[i] for i in picks]
     n = max(len(p) + len(a) for p, a, _, _ in seqs)
@@ -637,8 +736,9 @@ def make_batch(encoded, by_kind, images, labels, step, batch, seed, device, pad_
         # position t predicts token t+1: supervise only answer tokens (+ eos)
         target[b, len(p) - 1:len(full) - 1] = torch.tensor(a)
     img_idx = torch.tensor([s[2] for s in seqs])
+    last = torch.tensor([len(p) - 1 for p, _, _, _ in seqs])  # position answering the prompt
     return (ids.to(device), pixel_values_from_uint8(images[img_idx]).to(device),
-            target.to(device), labels[img_idx].to(device))
+            target.to(device), labels[img_idx].to(device), torch.tensor(picks), last)
 
 
 def train(args):
@@ -650,8 +750,17 @@ def train(args):
     encoded = encode_records(tok, records, index)
     by_kind = {"describe": [i for i, e in enumerate(encoded) if e[3] == "describe"],
                "short": [i for i, e in enumerate(encoded) if e[3] != "describe"]}
+    for kind in ("count", "color", "place", "presence"):
+        by_kind[kind] = [i for i, e in enumerate(encoded) if e[3] == kind]
+    short_mix = None
+    if args.short_mix:
+        short_mix = {k: float(w) for k, w in (part.split("=") for part in args.short_mix.split(","))}
+        unknown = set(short_mix) - {"count", "color", "place", "presence"}
+        assert not unknown, f"--short-mix: unknown kinds {sorted(unknown)}"
     label_fn = mask_patch_labels if args.aux_labels == "mask" else patch_labels
-    labels = torch.stack([label_fn(s) for s in scenes])  # [S, 3, 64]
+    labels = torch.stack([label_fn(s) for s in scenes])  # [S, 4, 64]
+    ground = grounding_masks(records, scenes, index, labels)  # [records, 64]
+    named_lab, referent_lab = question_probe_labels(records, scenes, index)
     config = make_config(tok)
     model = Llava(config)
     init_weights(model)
@@ -661,6 +770,13 @@ def train(args):
     aux_head.to(device)
     params = list(model.parameters()) + list(aux_head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    # Question-grounding probes (not exported): linear heads at the answering position that read
+    # what the question names (input of the grounded layer) and the named object's attributes
+    # (input of the next layer). Their own optimiser, so states from before them still load.
+    td = config["text_config"]["hidden_size"]
+    probes = nn.ModuleDict({"named": nn.Linear(td, sum(PROBE_SPLITS)),
+                            "referent": nn.Linear(td, sum(PROBE_SPLITS))}).to(device)
+    opt_probes = torch.optim.AdamW(probes.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, elapsed = 0, 0.0
     os.makedirs(STATE_DIR, exist_ok=True)
     state_path = os.path.join(STATE_DIR, "latest.pt")
@@ -669,26 +785,44 @@ def train(args):
         model.load_state_dict(st["model"])
         aux_head.load_state_dict(st["aux_head"])
         opt.load_state_dict(st["opt"])
+        if "probes" in st:
+            probes.load_state_dict(st["probes"])
+            opt_probes.load_state_dict(st["opt_probes"])
         step, elapsed = st["step"], st["elapsed"]
         assert st["vocab"] == tok.vocab, "vocabulary changed since the saved state"
         print(f"resumed from step {step} ({elapsed:.0f}s)", flush=True)
     nparams = sum(p.numel() for p in model.parameters())
     print(f"params {nparams} vocab {len(tok.vocab)} device {device} records {len(encoded)}", flush=True)
+    header = "step,loss,lm_loss,aux_loss,ground_loss,lr,elapsed_s\n"
     new_log = not os.path.exists(LOG) or step == 0
+    if not new_log:
+        with open(LOG) as f:
+            lines = f.readlines()
+        rows = [l for l in lines[1:] if int(l.split(",")[0]) <= step]  # drop rows past the state
+        if "ground_loss" not in lines[0]:  # a log from before the grounding loss: add its column
+            rows = [",".join(l.strip().split(",")[:4] + ["0"] + l.strip().split(",")[4:]) + "\n"
+                    for l in rows]
+        with open(LOG, "w") as f:
+            f.writelines([header] + rows)
     log = open(LOG, "w" if new_log else "a")
     if new_log:
-        log.write("step,loss,lm_loss,aux_loss,lr,elapsed_s\n")
+        log.write(header)
     splits = [1 + len(SHAPES), 1 + len(COLORS), 1 + len(SIZES), 1 + 9]
     model.train()
     t0 = time.time() - elapsed
     while step < args.steps:
-        lr = lr_at(step, args.steps, args.lr)
-        for grp in opt.param_groups:
+        lr = lr_at(step, args.steps, args.lr, phase_start=args.phase_start,
+                   warmup=100 if step < args.phase_start or args.phase_start == 0 else 50)
+        for grp in opt.param_groups + opt_probes.param_groups:
             grp["lr"] = lr
-        ids, pix, target, plab = make_batch(encoded, by_kind, images, labels, step, args.batch,
-                                            args.seed, device, tok.id("<pad>"))
+        ids, pix, target, plab, picks, last = make_batch(
+            encoded, by_kind, images, labels, step, args.batch, args.seed, device,
+            tok.id("<pad>"), round(args.batch * (1 - args.short_fraction)), short_mix)
         emb, feats = model.embed(ids, pix)
-        h, _ = model.language_model.model(emb)
+        grounding = args.ground_weight > 0
+        layer_inputs = [] if grounding else None
+        h, probs = model.language_model.model(emb, {args.ground_layer} if grounding else False,
+                                               layer_inputs)
         logits = model.language_model.lm_head(h)
         # expand targets to the merged sequence (image token -> 64 positions, never supervised)
         p0 = int((ids == config["image_token_index"]).int().argmax(1)[0])
@@ -710,21 +844,49 @@ def train(args):
             ce = F.cross_entropy(part.reshape(-1, part.shape[-1]), plab[:, k].reshape(-1))
             aux_loss = aux_loss + AUX_WEIGHTS[k] * ce
         loss = lm_loss + aux_loss
+        ground_loss = torch.zeros(())
+        if grounding:
+            # Question grounding: one head, at the position that answers, should put its
+            # attention on the patches of the object the question names.
+            p0 = int((ids == config["image_token_index"]).int().argmax(1)[0])
+            rows = torch.arange(ids.shape[0])
+            attn = probs[args.ground_layer][rows, args.ground_head, last + N_PATCHES - 1, p0:p0 + N_PATCHES]
+            want = ground[picks].to(device)
+            has = want.sum(1) > 0
+            if has.any():
+                mass = (attn * want).sum(1)[has]
+                ground_loss = -torch.log(mass + 1e-6).mean()
+            # ... and the answering position should know what the question names before that
+            # layer, and the named object's attributes after it.
+            for name, lab, at in (("named", named_lab, args.ground_layer),
+                                  ("referent", referent_lab, args.ground_layer + 1)):
+                out = probes[name](layer_inputs[at][rows, last + N_PATCHES - 1])
+                y = lab[picks].to(device)
+                for k, part in enumerate(torch.split(out, PROBE_SPLITS, dim=-1)):
+                    if (y[:, k] != -100).any():
+                        ground_loss = ground_loss + F.cross_entropy(part, y[:, k], ignore_index=-100)
+            loss = loss + args.ground_weight * ground_loss
         opt.zero_grad(set_to_none=True)
+        opt_probes.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if grounding:
+            opt_probes.step()
         step += 1
         elapsed = time.time() - t0
         if step % 10 == 0 or step == 1:
-            log.write(f"{step},{loss.item():.5f},{lm_loss.item():.5f},{aux_loss.item():.5f},{lr:.6g},{elapsed:.1f}\n")
+            log.write(f"{step},{loss.item():.5f},{lm_loss.item():.5f},{aux_loss.item():.5f},"
+                      f"{ground_loss.item():.5f},{lr:.6g},{elapsed:.1f}\n")
             log.flush()
             print(f"step {step} loss {loss.item():.4f} lm {lm_loss.item():.4f} aux {aux_loss.item():.4f} "
+                  f"ground {ground_loss.item():.4f} "
                   f"lr {lr:.2e} {elapsed:.0f}s", flush=True)
         if step % args.save_every == 0 or step == args.steps:
             tmp = state_path + ".tmp"
             torch.save({"model": model.state_dict(), "aux_head": aux_head.state_dict(),
-                        "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                        "opt": opt.state_dict(), "probes": probes.state_dict(),
+                        "opt_probes": opt_probes.state_dict(), "step": step, "elapsed": elapsed,
                         "vocab": tok.vocab}, tmp)
             os.replace(tmp, state_path)
     log.close()
@@ -943,10 +1105,27 @@ def main():
     ap.add_argument("--shape-aux-weight", type=float, default=2.0)
     ap.add_argument("--answer-mean-from", type=int, default=3000,
                     help="from this step on, average the loss per answer instead of per token")
+    ap.add_argument("--phase-start", type=int, default=0,
+                    help="restart the lr schedule (50 warm-up steps, then cosine) at this step")
+    ap.add_argument("--short-fraction", type=float, default=0.5,
+                    help="share of each batch that are short questions (the rest descriptions)")
+    ap.add_argument("--short-mix", default="",
+                    help="weights of the short-question kinds, e.g. count=1,color=1,place=1,presence=2 "
+                         "(default: uniform over records)")
+    ap.add_argument("--ground-weight", type=float, default=0.0,
+                    help="weight of the question-grounding loss (0 = off)")
+    ap.add_argument("--ground-layer", type=int, default=3,
+                    help="language-model layer whose head is grounded")
+    ap.add_argument("--ground-head", type=int, default=0, help="the grounded head")
+    ap.add_argument("--data", default=os.path.join(HERE, "data"),
+                    help="folder with the scenes (from `deno task scenes`) and the training state")
+    ap.add_argument("--out", default=HERE,
+                    help="folder for checkpoint/, train_log.csv and eval.json")
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--golden-only", action="store_true")
     args = ap.parse_args()
+    set_paths(os.path.abspath(args.data), os.path.abspath(args.out))
     torch.set_num_threads(args.threads)
     ARCH["vision"]["num_hidden_layers"] = args.vision_layers
     AUX_WEIGHTS[0] = args.shape_aux_weight
