@@ -844,7 +844,7 @@ def train(args):
             ce = F.cross_entropy(part.reshape(-1, part.shape[-1]), plab[:, k].reshape(-1))
             aux_loss = aux_loss + AUX_WEIGHTS[k] * ce
         loss = lm_loss + aux_loss
-        ground_loss = torch.zeros(())
+        ground_loss = torch.zeros((), device=device)
         if grounding:
             # Question grounding: one head, at the position that answers, should put its
             # attention on the patches of the object the question names.
