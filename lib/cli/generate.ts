@@ -44,7 +44,7 @@ Options:
   --input-ids IDS             comma-separated token ids, fed exactly as given (no BOS, no chat
                               format); with --image, one of them must be the image token id
   --image FILE                PNG or JPEG image (LLaVA models)
-  --max-new-tokens N          most tokens to generate (default 32)
+  --max-new-tokens N          most tokens to generate (default 64; generation stops at </s>)
   --position-mode MODE        RoPE positions of decoded tokens: absolute (true index, default) or
                               paper (layer 0's cache length, as the PrefixKV code does)
   --json                      print one JSON object: ids (generated only), text, promptLength,
@@ -128,7 +128,7 @@ export const command: Command = {
     const positionMode = choiceFlag("position-mode", a["position-mode"], positionModes) ??
       "absolute";
     const maxNewTokens =
-      numberFlag("max-new-tokens", a["max-new-tokens"], { integer: true, min: 1 }) ?? 32;
+      numberFlag("max-new-tokens", a["max-new-tokens"], { integer: true, min: 1 }) ?? 64;
 
     const policyArgs = policyArgsFromFlags(a);
     recipeFromArgs(policyArgs); // bad --method/--budget fail before the model loads
