@@ -699,11 +699,12 @@ def load_exported(path=None):
 # ----------------------------------------------------------------------------------------------
 # Training.
 
-def lr_at(step, total, peak, warmup=100, phase_start=0):
-    """Linear warm-up then cosine to 10% of `peak` at `total`; a phase restarts the schedule at
-    `phase_start` (warm-up again, cosine over the phase's remaining steps)."""
+def lr_at(step, total, peak, phase_start=0):
+    """Linear warm-up (100 steps) then cosine to 10% of `peak` at `total`; a phase restarts the
+    schedule at `phase_start` (50 warm-up steps, cosine over the phase's remaining steps)."""
+    warmup = 100
     if step >= phase_start > 0:
-        step, total = step - phase_start, total - phase_start
+        step, total, warmup = step - phase_start, total - phase_start, 50
     if step < warmup:
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
@@ -811,8 +812,7 @@ def train(args):
     model.train()
     t0 = time.time() - elapsed
     while step < args.steps:
-        lr = lr_at(step, args.steps, args.lr, phase_start=args.phase_start,
-                   warmup=100 if step < args.phase_start or args.phase_start == 0 else 50)
+        lr = lr_at(step, args.steps, args.lr, phase_start=args.phase_start)
         for grp in opt.param_groups + opt_probes.param_groups:
             grp["lr"] = lr
         ids, pix, target, plab, picks, last = make_batch(
@@ -848,7 +848,6 @@ def train(args):
         if grounding:
             # Question grounding: one head, at the position that answers, should put its
             # attention on the patches of the object the question names.
-            p0 = int((ids == config["image_token_index"]).int().argmax(1)[0])
             rows = torch.arange(ids.shape[0])
             attn = probs[args.ground_layer][rows, args.ground_head, last + N_PATCHES - 1, p0:p0 + N_PATCHES]
             want = ground[picks].to(device)
