@@ -11,11 +11,14 @@
  * Budgets mean the fraction of KV entries **kept** everywhere in this API; the reference code's
  * `ratio` (fraction evicted) appears only where its config files are read or written.
  *
- * @example
+ * @example Describe a scene under a 20 % PrefixKV budget
  * ```ts
- * import { createRecipe, generate, loadModel } from "./mod.ts";
- * const model = await loadModel("path/to/llava");
- * const prompt = await model.buildPrompt({ text: "Describe the image.", image: "scene.png" });
+ * import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR, chatPrompt, createRecipe, generate, loadModel } from "./mod.ts";
+ * const model = await loadModel(BUNDLED_MODEL_DIR);
+ * const prompt = await chatPrompt(model, {
+ *   question: "Describe the image in detail.",
+ *   image: BUNDLED_EXAMPLE_IMAGE,
+ * });
  * const out = await generate(model, prompt, {
  *   maxNewTokens: 64,
  *   policy: createRecipe("prefixkv").policy({ fraction: 0.2 }),
