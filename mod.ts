@@ -35,6 +35,7 @@ export * from "./lib/graph/mod.ts";
 export * from "./lib/runtime/mod.ts";
 export * from "./lib/importance/mod.ts";
 export * from "./lib/prefix/mod.ts";
+export * from "./lib/calibration/mod.ts";
 export * from "./lib/recipes/mod.ts";
 export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";

@@ -1,12 +1,16 @@
 /**
  * `calibrate`: PrefixKV's offline calibration on a model and a calibration data file; writes a
  * config in the reference's format plus a provenance sidecar. The work is done by
- * `calibrateModel` (lib/prefix/calibrate_model.ts).
+ * `calibrateModel` (lib/calibration/calibrate_model.ts).
  *
  * @module
  */
 import { basename, resolve } from "node:path";
-import { calibrateModel, calibrationPaths, writeCalibration } from "../prefix/calibrate_model.ts";
+import {
+  calibrateModel,
+  calibrationPaths,
+  writeCalibration,
+} from "../calibration/calibrate_model.ts";
 import { chooseSamples, readCalibrationData } from "../prefix/calibration_data.ts";
 import { provenance } from "../provenance.ts";
 import { parseBudget } from "../recipes/budget.ts";

@@ -12,4 +12,3 @@ export * from "./config.ts";
 export * from "./calibrate.ts";
 export * from "./policy.ts";
 export * from "./calibration_data.ts";
-export * from "./calibrate_model.ts";

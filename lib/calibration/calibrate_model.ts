@@ -1,7 +1,7 @@
 /**
  * Offline calibration on a model: for each calibration prompt, prefill with attention
  * importance, run PrefixKV's prefix search, and average the per-layer eviction ratios into a
- * config in the reference's format (see `calibrate.ts`). Resumable: each finished sample is
+ * config in the reference's format (see `prefix/calibrate.ts`). Resumable: each finished sample is
  * appended to a `.partial.jsonl` file (a header line identifying the model and search settings,
  * then one line per sample, like the reference's `samples/*.jsonl`), and a rerun with the same
  * settings skips the samples found there.
@@ -19,10 +19,10 @@ import {
   calibrationMeta,
   type CalibrationResult,
   type CalibrationSampleResult,
-} from "./calibrate.ts";
-import type { CalibrationPrompt } from "./calibration_data.ts";
-import { formatReferenceConfig, metaFileName, referenceConfigName } from "./config.ts";
-import { evictRatioOf } from "./budget.ts";
+} from "../prefix/calibrate.ts";
+import type { CalibrationPrompt } from "../prefix/calibration_data.ts";
+import { formatReferenceConfig, metaFileName, referenceConfigName } from "../prefix/config.ts";
+import { evictRatioOf } from "../prefix/budget.ts";
 
 /** Progress of {@link calibrateModel}, reported after every sample. */
 export interface CalibrationProgress {

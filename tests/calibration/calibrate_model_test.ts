@@ -5,10 +5,10 @@ import {
   aggregateCalibration,
   calibrateModel,
   calibrationPaths,
-} from "../../lib/prefix/calibrate_model.ts";
+} from "../../lib/calibration/calibrate_model.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
-import { randomImportance, rng } from "./_rng.ts";
+import { randomImportance, rng } from "../prefix/_rng.ts";
 
 Deno.test("aggregateCalibration equals calibrate's aggregation of the same samples", async () => {
   const r = rng(9);
