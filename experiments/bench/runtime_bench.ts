@@ -11,26 +11,26 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { prefixSearch } from "../../lib/prefix/search.ts";
 import { createRecipe } from "../../lib/recipes/registry.ts";
 import type { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
-import { writeTinyLlama } from "../../tests/fixtures/tiny_checkpoint.ts";
+import { randomLlama } from "./random_llama.ts";
 
 const PROMPT = 1024;
-const root = await Deno.makeTempDir({ prefix: "prefixkv_bench_" });
-const { dir } = await writeTinyLlama(join(root, "llama"), {
-  vocabSize: 2000,
-  hidden: 256,
-  intermediate: 688,
-  layers: 8,
-  heads: 8,
-  kvHeads: 4,
-  maxPositions: 2048,
-  seed: 7,
-});
-const model = await loadModel(dir, { cacheDir: join(root, "graphs") });
+const model = await loadModel(
+  randomLlama({
+    vocab: 2000,
+    hidden: 256,
+    intermediate: 688,
+    layers: 8,
+    heads: 8,
+    kvHeads: 4,
+    maxPositions: 2048,
+    seed: 7,
+  }),
+  { cacheDir: false },
+);
 const ids = Array.from({ length: PROMPT }, (_, i) => 5 + ((i * 7919) % 1990));
 const embeds = model.embedTokens(ids);
 await model.prepare("none", "last");
@@ -82,7 +82,3 @@ for (const [name, cache] of caches) {
     },
   });
 }
-
-globalThis.addEventListener("unload", () => {
-  Deno.removeSync(root, { recursive: true });
-});
