@@ -8,10 +8,11 @@ import {
 } from "../../lib/calibration/calibrate_model.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
-import { randomImportance, rng } from "../prefix/_rng.ts";
+import { Prng } from "../../lib/random.ts";
+import { randomImportance } from "../_random_importance.ts";
 
 Deno.test("aggregateCalibration equals calibrate's aggregation of the same samples", async () => {
-  const r = rng(9);
+  const r = new Prng(9);
   const samples = [24, 31, 40].map((n, i) => ({
     id: `s${i}`,
     importance: randomImportance(r, 4, n),

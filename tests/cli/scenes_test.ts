@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "@std/assert";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { UsageError } from "../../lib/cli/command.ts";
 import { command } from "../../lib/cli/scenes.ts";
 

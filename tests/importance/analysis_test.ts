@@ -19,7 +19,7 @@ import {
   shortestPrefixIndex,
 } from "../../lib/importance/priority.ts";
 import { InputError } from "../../lib/errors.ts";
-import { randInt, rng } from "../prefix/_rng.ts";
+import { Prng } from "../../lib/random.ts";
 
 const close = (a: number, b: number, eps = 1e-12) => assert(Math.abs(a - b) <= eps, `${a} vs ${b}`);
 
@@ -56,10 +56,13 @@ Deno.test("Gini: uniform → 0, one-hot → (N − 1)/N, [1, 3] → 0.25", () =>
 });
 
 Deno.test("Gini: 2∫P − 1 equals the pairwise mean-difference formula (seeded)", () => {
-  const r = rng(11);
+  const r = new Prng(11);
   for (let trial = 0; trial < 30; trial++) {
-    const n = randInt(r, 2, 60);
-    const x = Array.from({ length: n }, () => (trial % 2 ? Math.round(r() * 3) : r() ** 4) + 0.01);
+    const n = r.range(2, 60);
+    const x = Array.from(
+      { length: n },
+      () => (trial % 2 ? Math.round(r.next() * 3) : r.next() ** 4) + 0.01,
+    );
     let pairs = 0;
     let total = 0;
     for (const a of x) {

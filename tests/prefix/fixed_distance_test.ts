@@ -8,7 +8,7 @@ import { evictCountsFromRatios } from "../../lib/prefix/config.ts";
 import { selectKept } from "../../lib/prefix/select.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { InputError } from "../../lib/errors.ts";
-import { randInt, rng } from "./_rng.ts";
+import { Prng } from "../../lib/random.ts";
 
 /** A cache of 1-float rows whose key is the token position, filled with a prompt of length n. */
 function promptCache(layers: number, n: number): KvCache {
@@ -66,15 +66,15 @@ Deno.test("FixedDistanceEviction: hand trace of a FIFO window at one fixed index
 });
 
 Deno.test("FixedDistanceEviction: sizes track (1 − ρ_l)·tokensSeen (seeded)", () => {
-  const r = rng(99);
+  const r = new Prng(99);
   for (let trial = 0; trial < 20; trial++) {
-    const layers = randInt(r, 1, 5);
-    const n = randInt(r, 30, 200);
-    const ratios = Array.from({ length: layers }, () => Math.round(r() * 0.9 * 1e4) / 1e4);
+    const layers = r.range(1, 5);
+    const n = r.range(30, 200);
+    const ratios = Array.from({ length: layers }, () => Math.round(r.next() * 0.9 * 1e4) / 1e4);
     const evict = evictCountsFromRatios(ratios, n);
     const cache = promptCache(layers, n);
     for (let l = 0; l < layers; l++) {
-      cache.keep(l, selectKept(Array.from({ length: n }, () => r()), evict[l], 1));
+      cache.keep(l, selectKept(Array.from({ length: n }, () => r.next()), evict[l], 1));
     }
     const policy = new FixedDistanceEviction(ratios, evict.map((e) => n - e));
     // Independent model of the reference: one deletion whenever the layer's length is at least

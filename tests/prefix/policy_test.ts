@@ -7,7 +7,8 @@ import { prefixKvPolicy } from "../../lib/prefix/policy.ts";
 import { parseReferenceConfig } from "../../lib/prefix/config.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { InputError } from "../../lib/errors.ts";
-import { randomImportance, rng } from "./_rng.ts";
+import { Prng } from "../../lib/random.ts";
+import { randomImportance } from "../_random_importance.ts";
 
 function promptCache(layers: number, n: number): KvCache {
   const cache = new KvCache({ numLayers: layers, numKvHeads: 1, headDim: 2 });
@@ -64,7 +65,7 @@ Deno.test("prefixKvPolicy offline: the shipped 7B 50% config on a 626-token prom
   const policy = prefixKvPolicy({ budget: 0.5, mode: { kind: "offline", evictRatios: ratios } });
   const n = 626;
   const cache = promptCache(32, n);
-  const importance = randomImportance(rng(3), 32, n).map((v) => Float32Array.from(v));
+  const importance = randomImportance(new Prng(3), 32, n).map((v) => Float32Array.from(v));
   policy.afterPrefill(cache, { promptLength: n, importance });
   // Same independently computed counts as config_test (CPython round(r·626)).
   // deno-fmt-ignore

@@ -6,7 +6,8 @@ import {
 import { prefixSearch, rescaleCounts } from "../../lib/prefix/search.ts";
 import { selectKept } from "../../lib/prefix/select.ts";
 import { InputError } from "../../lib/errors.ts";
-import { randInt, randomImportance, rng } from "./_rng.ts";
+import { Prng } from "../../lib/random.ts";
+import { randomImportance } from "../_random_importance.ts";
 
 // Hand case: 2 layers × 8 positions, dyadic scores so every cumulative sum is exact.
 // Layer 0 priorities 1/2, 1/4, …: cum = [.5, .75, .875, .9375, .96875, .984375, .9921875, 1].
@@ -104,15 +105,15 @@ Deno.test("rescaleCounts: floor after scaling, largest remainder hits round(targ
 });
 
 Deno.test("prefixSearch properties over seeded random inputs", () => {
-  const r = rng(20241204);
+  const r = new Prng(20241204);
   for (let trial = 0; trial < 150; trial++) {
-    const layers = randInt(r, 1, 8);
-    const n = randInt(r, 6, 120);
-    const startSize = randInt(r, 0, 3);
+    const layers = r.range(1, 8);
+    const n = r.range(6, 120);
+    const startSize = r.range(0, 3);
     const ties = trial % 3 === 0;
     const imp = randomImportance(r, layers, n, ties);
     const minBudget = (startSize + 2) / n;
-    const budget = minBudget + r() * (1 - minBudget);
+    const budget = minBudget + r.next() * (1 - minBudget);
     const tolerance = [5, 1, 0.5, 20][trial % 4];
     const res = prefixSearch(imp, { budget, startSize, tolerance });
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -138,12 +139,12 @@ Deno.test("prefixSearch properties over seeded random inputs", () => {
 });
 
 Deno.test("prefixSearch: per-layer kept counts are monotone in the budget", () => {
-  const r = rng(7);
+  const r = new Prng(7);
   const budgets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
   for (let trial = 0; trial < 20; trial++) {
     const ties = trial % 2 === 0;
-    const layers = randInt(r, 4, 8);
-    const n = randInt(r, 200, 400);
+    const layers = r.range(4, 8);
+    const n = r.range(200, 400);
     const imp = randomImportance(r, layers, n, ties);
     const results = budgets.map((budget) => prefixSearch(imp, { budget }));
     for (let i = 1; i < results.length; i++) {

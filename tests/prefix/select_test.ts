@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
 import { selectKept } from "../../lib/prefix/select.ts";
 import { InputError } from "../../lib/errors.ts";
-import { randInt, rng } from "./_rng.ts";
+import { Prng } from "../../lib/random.ts";
 
 Deno.test("selectKept: drops the lowest-scoring candidates, keeps sink and last", () => {
   // N = 6, startSize 1: candidates are positions 1..4; scores there 0.1, 0.9, 0.3, 0.2.
@@ -32,13 +32,13 @@ Deno.test("selectKept: out-of-range counts and tiny prompts are InputErrors", ()
 });
 
 Deno.test("selectKept agrees with a plain sort-based selection (seeded, with ties)", () => {
-  const r = rng(5);
+  const r = new Prng(5);
   for (let trial = 0; trial < 200; trial++) {
-    const n = randInt(r, 1, 40);
-    const startSize = randInt(r, 0, Math.min(3, n - 1));
-    const scores = Array.from({ length: n }, () => randInt(r, 0, trial % 2 ? 3 : 1000));
+    const n = r.range(1, 40);
+    const startSize = r.range(0, Math.min(3, n - 1));
+    const scores = Array.from({ length: n }, () => r.range(0, trial % 2 ? 3 : 1000));
     const candidates = n - startSize - 1;
-    const evict = randInt(r, 0, candidates);
+    const evict = r.range(0, candidates);
     // Rank candidates by (score descending, position ascending); keep the first ones.
     const ranked = Array.from({ length: candidates }, (_, i) => startSize + i)
       .sort((a, b) => scores[b] - scores[a] || a - b);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Prng } from "./prng.ts";
+import type { Prng } from "../../random.ts";
 import type { Scene, SceneObject } from "./generator.ts";
 import { COLOR_NAMES, COUNT_WORDS, SHAPES } from "./vocabulary.ts";
 

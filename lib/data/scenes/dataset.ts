@@ -5,8 +5,8 @@
  * @module
  */
 import { encode } from "fast-png";
-import { join } from "@std/path";
-import { hashString, mixSeed, Prng } from "./prng.ts";
+import { join } from "node:path";
+import { hashString, mixSeed, Prng } from "../../random.ts";
 import { type AnswerStyle, type ConversationRecord, conversationsFor } from "./conversations.ts";
 import { generateScene, renderScene, type Scene } from "./generator.ts";
 import type { RgbImage } from "./rasterizer.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { hashString, mixSeed, Prng } from "./prng.ts";
+import { hashString, mixSeed, Prng } from "../../random.ts";
 import { blankImage, drawShape, type RgbImage } from "./rasterizer.ts";
 import {
   BACKGROUND,

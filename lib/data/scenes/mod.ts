@@ -5,7 +5,6 @@
  * @module
  */
 export * from "./vocabulary.ts";
-export * from "./prng.ts";
 export * from "./rasterizer.ts";
 export * from "./generator.ts";
 export * from "./conversations.ts";

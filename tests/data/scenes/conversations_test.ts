@@ -5,7 +5,7 @@ import {
   DESCRIBE_QUESTION,
   describeScene,
 } from "../../../lib/data/scenes/conversations.ts";
-import { Prng } from "../../../lib/data/scenes/prng.ts";
+import { Prng } from "../../../lib/random.ts";
 
 Deno.test("description of a fixed scene reads as expected", () => {
   const scene = {

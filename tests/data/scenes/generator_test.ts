@@ -1,10 +1,9 @@
 import { assert as ok, assertEquals, assertNotEquals as notDeepStrictEqual } from "@std/assert";
 import { decode } from "fast-png";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { encodePng, generateSplit, writeSplit } from "../../../lib/data/scenes/dataset.ts";
 import { generateScene, renderScene } from "../../../lib/data/scenes/generator.ts";
 import { BACKGROUND, COLORS, PLACES } from "../../../lib/data/scenes/vocabulary.ts";
-import { Prng } from "../../../lib/data/scenes/prng.ts";
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)));
@@ -82,15 +81,3 @@ Deno.test("pinned pixel hash guards cross-machine determinism of the first train
 });
 
 const PINNED_TRAIN0_SHA256 = "4db8bd4cb62ec9436f21c724735ffe97875b8188a56f489be98358579e23cfa3";
-
-Deno.test("Prng.int stays in range and covers every value", () => {
-  const rng = new Prng(42);
-  const seen = new Set<number>();
-  for (let i = 0; i < 1000; i++) {
-    const v = rng.int(7);
-    ok(Number.isInteger(v) && v >= 0 && v < 7);
-    seen.add(v);
-  }
-  assertEquals(seen.size, 7);
-  assertEquals(new Prng(42).nextUint32(), new Prng(42).nextUint32());
-});
