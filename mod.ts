@@ -30,6 +30,7 @@
  */
 export * from "./lib/errors.ts";
 export * from "./lib/provenance.ts";
+export { Prng } from "./lib/random.ts";
 export * from "./lib/checkpoint/mod.ts";
 export * from "./lib/graph/mod.ts";
 export * from "./lib/runtime/mod.ts";
