@@ -40,4 +40,5 @@ export * from "./lib/calibration/mod.ts";
 export * from "./lib/recipes/mod.ts";
 export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";
+export * from "./lib/metrics/mod.ts";
 export * from "./lib/bundled.ts";

@@ -1,0 +1,47 @@
+import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import {
+  efficiencyOf,
+  kvBytesPerLayer,
+  meanEfficiency,
+  peakRssBytes,
+} from "../../lib/metrics/efficiency.ts";
+import { KvCache } from "../../lib/runtime/kv_cache.ts";
+
+function cache(): KvCache {
+  // 2 layers, 2 KV heads × 4 floats: a row is 8 floats (32 B) for keys and as many for values.
+  const c = new KvCache({ numLayers: 2, numKvHeads: 2, headDim: 4 });
+  c.append(0, new Float32Array(3 * 8), new Float32Array(3 * 8), [0, 1, 2]);
+  c.append(1, new Float32Array(3 * 8), new Float32Array(3 * 8), [0, 1, 2]);
+  c.keep(1, [0, 2]);
+  return c;
+}
+
+Deno.test("kvBytesPerLayer reads the allocated buffers: rows × (K + V) + positions", () => {
+  assertEquals(kvBytesPerLayer(cache()), [3 * 32 * 2 + 3 * 4, 2 * 32 * 2 + 2 * 4]);
+  // A decode append grows by the cache's growth rows: capacity, not length, is what is held.
+  const c = cache();
+  c.append(1, new Float32Array(8), new Float32Array(8), [3]);
+  assertEquals(kvBytesPerLayer(c)[1], (3 + c.growth) * (32 * 2 + 4));
+  assertEquals(kvBytesPerLayer(c).reduce((a, b) => a + b), c.bytesHeld());
+});
+
+Deno.test("efficiencyOf by hand", () => {
+  const e = efficiencyOf(
+    { prefillMs: 8, policyPrefillMs: 2, decodeMsPerToken: 5, decodeSteps: 18, generatedTokens: 19 },
+    cache(),
+  );
+  assertEquals(e.prefillMs, 10);
+  assertEquals(e.decodeMsPerToken, 5);
+  assertAlmostEquals(e.tokensPerSecond, 19 / 0.1, 1e-9); // 19 tokens in 10 + 90 ms
+  assertEquals(e.kvBytes, 204 + 136);
+  assertEquals(e.kvEntries, 5);
+  const m = meanEfficiency([e, { ...e, prefillMs: 20, kvBytesPerLayer: [0, 0] }]);
+  assertEquals(m.prefillMs, 15);
+  assertEquals(m.kvBytesPerLayer, [102, 68]);
+});
+
+Deno.test("peakRssBytes is the kernel's high-water mark (Linux)", () => {
+  if (Deno.build.os !== "linux") return;
+  const peak = peakRssBytes();
+  assert(peak !== null && peak >= Deno.memoryUsage().rss * 0.5, `peak ${peak}`);
+});
