@@ -1,0 +1,87 @@
+/**
+ * onnxruntime's telemetry is off wherever the toolkit loads it: the CLI and a library script
+ * importing `mod.ts` leave no `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` under a fresh
+ * HOME and no `/tmp/mat-debug-<pid>.log`. A control run that imports onnxruntime-node without
+ * the toolkit shows the files do appear otherwise (so the check can fail).
+ */
+import { ok as assert } from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
+import { withTempDir } from "../cli/_cli.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CONFIG = join(ROOT, "deno.json");
+
+/** Runs `deno run -A <args>` with HOME set to `home`; returns the child's pid and stderr. */
+async function runWithHome(home: string, args: string[]): Promise<{ pid: number; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, ...args],
+    cwd: home,
+    // Keep Deno's own module cache where it is; only the home directory is fresh.
+    env: {
+      HOME: home,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  return { pid: child.pid, err: new TextDecoder().decode(out.stderr) };
+}
+
+/** What telemetry left behind for a run. */
+function traces(home: string, pid: number): string[] {
+  const paths = [
+    join(home, ".cache", "Microsoft", "DeveloperTools", ".onnxruntime"),
+    `/tmp/mat-debug-${pid}.log`,
+  ];
+  const found = paths.filter((p) => existsSync(p));
+  for (const p of found) if (p.startsWith("/tmp/mat-debug-")) Deno.removeSync(p);
+  return found;
+}
+
+Deno.test("faults: onnxruntime telemetry writes nothing from the CLI or the library", () =>
+  withTempDir("faults_telemetry_", async (dir) => {
+    const ck = await writeTinyLlama(join(dir, "tinyllama"), { layers: 1, seed: 3 });
+    const cli = await runWithHome(dir, [
+      join(ROOT, "lib/cli/main.ts"),
+      "generate",
+      "--model",
+      ck.dir,
+      "--input-ids",
+      "1,5,6",
+      "--max-new-tokens",
+      "1",
+      "--cache-dir",
+      join(dir, "g"),
+    ]);
+    const cliLeft = traces(dir, cli.pid);
+    assert(cliLeft.length === 0, `CLI left ${cliLeft.join(", ")}`);
+
+    const script = join(dir, "lib.ts");
+    await Deno.writeTextFile(
+      script,
+      `import { loadModel } from ${JSON.stringify(join(ROOT, "mod.ts"))};\n` +
+        `const m = await loadModel(${JSON.stringify(ck.dir)}, { cacheDir: false });\n` +
+        `await m.prefill(m.embedTokens([1, 5]));\nawait m.close();\n`,
+    );
+    const lib = await runWithHome(dir, [script]);
+    const left = traces(dir, lib.pid);
+    assert(left.length === 0, `library left ${left.join(", ")}`);
+
+    // Control: onnxruntime-node alone, without the toolkit's module, does write them.
+    const bare = join(dir, "bare.ts");
+    await Deno.writeTextFile(
+      bare,
+      `import * as ort from "onnxruntime-node";\n` +
+        `const s = await ort.InferenceSession.create(${JSON.stringify(join(dir, "g"))} + "/" +\n` +
+        `  [...Deno.readDirSync(${
+          JSON.stringify(join(dir, "g"))
+        })].find((e) => e.isDirectory)!.name + "/model.onnx");\n` +
+        `await s.release();\n`,
+    );
+    const control = await runWithHome(dir, [bare]);
+    assert(traces(dir, control.pid).length > 0, "the control run should show telemetry files");
+  }));
