@@ -25,3 +25,64 @@ export function parseJsonInput(text: string, source: string): unknown {
     throw new InputError(`${source}: not valid JSON (${(e as Error).message})`);
   }
 }
+
+/**
+ * The cause of a failed file operation in words: "not found", "permission denied", "it is a
+ * folder, not a file", "a part of the path is a file, not a folder", "the file system is
+ * read-only", or the system's message.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   Deno.readTextFileSync("/no/such/file");
+ * } catch (e) {
+ *   console.log(fileProblem(e)); // "not found"
+ * }
+ * ```
+ */
+export function fileProblem(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  switch (code) {
+    case "ENOENT":
+      return "not found";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a folder, not a file";
+    case "ENOTDIR":
+      return "a part of the path is a file, not a folder";
+    case "EROFS":
+      return "the file system is read-only";
+    case "ENOSPC":
+      return "no space left on the device";
+  }
+  if ((err as Error)?.name === "NotCapable") return "Deno's permissions do not allow it";
+  return String((err as Error)?.message ?? err);
+}
+
+/**
+ * An {@link InputError} for a failed file operation: names the path, what was being done and
+ * the real cause ({@link fileProblem}), then the fix.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   Deno.readTextFileSync("/no/such/data.json");
+ * } catch (e) {
+ *   const err = fileError("/no/such/data.json", "read the calibration data", e, "check --data");
+ *   console.log(err.message);
+ *   // "/no/such/data.json: cannot read the calibration data: not found; check --data"
+ * }
+ * ```
+ */
+export function fileError(path: string, doing: string, err: unknown, fix?: string): InputError {
+  return new InputError(`${path}: cannot ${doing}: ${fileProblem(err)}${fix ? `; ${fix}` : ""}`);
+}
+
+/** True for the errors Deno's file APIs throw (they carry an errno `code` such as `ENOENT`). */
+export function isFileSystemError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
+    (err as Error)?.name === "NotCapable";
+}

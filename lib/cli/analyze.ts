@@ -8,6 +8,8 @@
 import { analyzePrompt, writePromptAnalysis } from "../analysis/prompt_analysis.ts";
 import { provenance } from "../provenance.ts";
 import { parseBudget } from "../recipes/budget.ts";
+import { LIMITS } from "../limits.ts";
+import { checkOutputPath } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {
   MODEL_HELP,
@@ -36,7 +38,7 @@ Options:
   --budget B           also run PrefixKV's search at this kept fraction (0.2 or 20%)
   --start-size S       sink tokens always kept by the search (default 1)
   --tolerance T        search tolerance in tokens over all layers (default 5)
-  --points P           samples of each curve in [0, 1] (default 101)
+  --points P           samples of each curve in [0, 1] (default 101, at most 10001)
   --json               print a JSON summary (paths, Gini per layer, p)
 
 ${MODEL_HELP}`;
@@ -66,7 +68,12 @@ export const command: Command = {
       ? undefined
       : (parseBudget(a.budget) as { fraction: number }).fraction;
     const { startSize, tolerance } = searchSettings(a);
-    const points = numberFlag("points", a.points, { integer: true, min: 2 });
+    const points = numberFlag("points", a.points, {
+      integer: true,
+      min: 2,
+      max: LIMITS.curvePoints,
+    });
+    await checkOutputPath(a.out!, { kind: "folder", what: "--out" });
 
     const model = await modelFromFlags(a);
     try {

@@ -12,6 +12,7 @@ import {
   SCENE_TEST_SPLIT,
   type SceneAccuracy,
 } from "../metrics/scene_accuracy.ts";
+import { checkOutputPath } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {
   MODEL_HELP,
@@ -104,6 +105,8 @@ export const command: Command = {
     const modelDir = modelSettings(a).dir; // also checks the model flags
     const policyArgs = policyArgsFromFlags(a);
     recipeFromArgs(policyArgs); // a bad --method/--budget fails before the model loads
+    // The result file is checked now, not found unwritable after the whole evaluation.
+    if (a.out !== undefined) await checkOutputPath(a.out, { kind: "file", what: "--out" });
 
     const model = await modelFromFlags(a);
     let result: SceneAccuracy;

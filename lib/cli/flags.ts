@@ -7,8 +7,11 @@
  */
 import { parseArgs } from "node:util";
 import { modelDirOrBundled } from "../bundled.ts";
+import { defaultGraphCacheDir } from "../graph/graph_cache.ts";
 import { loadModel, type Model } from "../runtime/model.ts";
 import { type Device, parseDevice } from "../runtime/session.ts";
+import { type Limit, limitMessage, LIMITS } from "../limits.ts";
+import { checkOutputPath } from "../output_path.ts";
 import { UsageError } from "./command.ts";
 
 /** One `node:util` parseArgs option: a string or a boolean flag. */
@@ -70,6 +73,8 @@ export interface NumberRules {
   min?: number;
   /** The value must be strictly greater than this. */
   above?: number;
+  /** Largest allowed value, with the reason (see `lib/limits.ts`). */
+  max?: Limit;
 }
 
 /**
@@ -96,6 +101,9 @@ export function numberFlag(
     throw new UsageError(
       `--${name} must be ${rules.integer ? "an integer" : "a number"}${bound}, got "${value}"`,
     );
+  }
+  if (rules.max && n > rules.max.max) {
+    throw new UsageError(limitMessage(`--${name}`, value, rules.max));
   }
   return n;
 }
@@ -127,7 +135,8 @@ export const MODEL_HELP = `Model:
                               layout); default: the bundled tiny LLaVA
   --device DEV                cpu (default) or cuda (needs onnxruntime's CUDA provider)
   --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
-  --threads N                 threads per onnxruntime session (default: one per core)`;
+  --threads N                 threads per onnxruntime session (default: one per core; at most
+                              4 per core)`;
 
 /** Validated model-loading flags: where the checkpoint is and how to load it. */
 export interface ModelSettings {
@@ -147,13 +156,30 @@ export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSe
     dir: modelDirOrBundled(values.model),
     device: parseDevice(values.device ?? "cpu"),
     cacheDir: values["cache-dir"],
-    threads: numberFlag("threads", values.threads, { integer: true, min: 1 }),
+    threads: numberFlag("threads", values.threads, { integer: true, min: 1, max: LIMITS.threads }),
   };
 }
 
-/** Loads the model the {@link MODEL_OPTIONS} values name (validated first). */
-export function modelFromFlags(values: FlagValues<typeof MODEL_OPTIONS>): Promise<Model> {
+/**
+ * Checks that the graph cache folder (`--cache-dir`, or the default) can be written, before any
+ * work starts; see {@link checkOutputPath}.
+ */
+export async function checkCacheDir(settings: ModelSettings): Promise<void> {
+  await checkOutputPath(settings.cacheDir ?? defaultGraphCacheDir(), {
+    kind: "folder",
+    what: settings.cacheDir === undefined
+      ? "graph cache folder (give --cache-dir DIR)"
+      : "--cache-dir",
+  });
+}
+
+/**
+ * Loads the model the {@link MODEL_OPTIONS} values name (validated first; the graph cache
+ * folder checked with {@link checkCacheDir}).
+ */
+export async function modelFromFlags(values: FlagValues<typeof MODEL_OPTIONS>): Promise<Model> {
   const settings = modelSettings(values);
+  await checkCacheDir(settings);
   return loadModel(settings.dir, settings);
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { fileProblem, isFileSystemError } from "../errors.ts";
 import type { Command } from "./command.ts";
 
 /** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
@@ -30,6 +31,20 @@ async function overview(): Promise<string> {
   ].join("\n");
 }
 
+/**
+ * The one-line report of a failed command. Known input problems print their message; a file
+ * system error that no command anticipated prints the system's message (it names the path) and
+ * the cause, never a stack; anything else keeps its stack for bug reports.
+ */
+export function errorReport(err: unknown): string {
+  const e = err as Error;
+  if (e?.name === "UsageError" || e?.name === "CheckpointError" || e?.name === "InputError") {
+    return e.message;
+  }
+  if (isFileSystemError(err)) return `${e.message} (${fileProblem(err)})`;
+  return e?.stack ?? String(err);
+}
+
 /** Runs the CLI with `args` and resolves to the process exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
@@ -52,11 +67,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (err) {
-    // Known input problems are reported in one line; anything else keeps its stack for bug reports.
-    const e = err as Error;
-    const known = e?.name === "UsageError" || e?.name === "CheckpointError" ||
-      e?.name === "InputError";
-    console.error(`prefixkv ${name}: ${known ? e.message : (e?.stack ?? String(err))}`);
+    console.error(`prefixkv ${name}: ${errorReport(err)}`);
     return 1;
   }
 }

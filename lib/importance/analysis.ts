@@ -11,6 +11,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { checkLimit, LIMITS } from "../limits.ts";
 import { cumulativePriority, prefixCurve } from "./priority.ts";
 import { checkImportance } from "./validate.ts";
 import { prefixSearch } from "../prefix/search.ts";
@@ -179,6 +180,7 @@ export function analyzeImportance(
   if (!Number.isInteger(points) || points < 2) {
     throw new InputError(`points must be an integer ≥ 2; got ${points}`);
   }
+  checkLimit("points", points, LIMITS.curvePoints);
   const span = options.imageSpan ?? null;
   if (
     span &&

@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
+import { checkLimit, LIMITS } from "../limits.ts";
 
 /** Where a model runs. */
 export type Device = "cpu" | "cuda";
@@ -127,6 +128,7 @@ export class Session {
       graphOptimizationLevel: "all",
       logSeverityLevel: 3,
     };
+    if (options.threads !== undefined) checkLimit("threads", options.threads, LIMITS.threads);
     if (options.threads !== undefined) opts.intraOpNumThreads = options.threads;
     let session: ort.InferenceSession;
     try {

@@ -2,6 +2,8 @@ import { assertEquals, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { UsageError } from "../../lib/cli/command.ts";
 import { command } from "../../lib/cli/scenes.ts";
+import { generateSplit } from "../../lib/data/scenes/dataset.ts";
+import { InputError } from "../../lib/errors.ts";
 
 Deno.test("scenes command writes images, conversations, scenes and the raw tensor", async () => {
   const dir = await Deno.makeTempDir();
@@ -50,5 +52,63 @@ Deno.test("scenes command checks the answer style and writes sentence answers on
     assertEquals(/^There (is|are) \w+ objects?\.$/.test(count.conversations[1].value), true);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scenes streams to disk: the files equal the in-memory split, byte for byte", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assertEquals(
+      await command.run(["--out", dir, "--split", "s", "--count", "4", "--seed", "2"]),
+      0,
+    );
+    const data = generateSplit("s", 4, 2);
+    assertEquals(
+      await Deno.readTextFile(join(dir, "s.json")),
+      JSON.stringify(data.records, null, 1) + "\n",
+    );
+    assertEquals(
+      await Deno.readTextFile(join(dir, "s_scenes.json")),
+      JSON.stringify(data.scenes, null, 1) + "\n",
+    );
+    const raw = await Deno.readFile(join(dir, "s_images.bin"));
+    data.images.forEach((im, i) =>
+      assertEquals(raw.subarray(i * im.data.length, (i + 1) * im.data.length), im.data)
+    );
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "images",
+      "s.json",
+      "s_images.bin",
+      "s_scenes.json",
+    ]); // no leftover .partial files
+    assertEquals(await command.run(["--out", dir, "--split", "e", "--count", "0"]), 0);
+    assertEquals(await Deno.readTextFile(join(dir, "e.json")), "[]\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scenes: names that become files stay inside --out; sizes are capped before any work", async () => {
+  const root = await Deno.makeTempDir();
+  const out = join(root, "a", "b");
+  try {
+    for (const split of ["../../x", "a/b", "..", ".hidden", ""]) {
+      const err = await assertRejects(
+        () => command.run(["--out", out, "--split", split, "--count", "1"]),
+        InputError,
+      );
+      assertEquals(err.message.includes("cannot be part of a file name"), true, err.message);
+    }
+    const big = await assertRejects(
+      () => command.run(["--out", out, "--split", "x", "--count", "1e12"]),
+      UsageError,
+    );
+    assertEquals(
+      big.message,
+      "--count: 1e12 is over the limit of 1000000 (each scene writes a PNG and 12 KiB of raw pixels; write several splits instead)",
+    );
+    assertEquals([...Deno.readDirSync(root)], []); // nothing written anywhere
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -18,9 +18,13 @@ async function runWithHome(home: string, args: string[]): Promise<{ pid: number;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", CONFIG, ...args],
     cwd: home,
-    // Keep Deno's own module cache where it is; only the home directory is fresh.
+    // A clean environment (this test process may have ORT_DISABLE_TELEMETRY set already) with
+    // a fresh home; Deno's own module cache stays where it is.
+    clearEnv: true,
     env: {
       HOME: home,
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      NO_COLOR: "1",
       DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
     },
     stdout: "null",

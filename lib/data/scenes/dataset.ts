@@ -10,7 +10,8 @@ import { hashString, mixSeed, Prng } from "../../random.ts";
 import { type AnswerStyle, type ConversationRecord, conversationsFor } from "./conversations.ts";
 import { generateScene, renderScene, type Scene } from "./generator.ts";
 import type { RgbImage } from "./rasterizer.ts";
-import { IMAGE_SIZE } from "./vocabulary.ts";
+import { checkFileNamePart } from "../../file_names.ts";
+import { checkLimit, LIMITS } from "../../limits.ts";
 
 /** Options of {@link writeSplit}. */
 export interface SplitOptions {
@@ -36,7 +37,31 @@ export interface SplitData {
   images: RgbImage[];
 }
 
-/** Generates a split in memory (pure and deterministic). */
+/** One scene of a split with everything made from it. */
+export interface SplitItem {
+  /** The scene (true objects). */
+  scene: Scene;
+  /** Its rendered image. */
+  image: RgbImage;
+  /** Its conversation records. */
+  records: ConversationRecord[];
+}
+
+/** The scenes of a split one at a time, in index order (pure and deterministic). */
+export function* splitItems(
+  split: string,
+  count: number,
+  seed: number,
+  answers: AnswerStyle = "word",
+): Generator<SplitItem> {
+  for (let i = 0; i < count; i++) {
+    const scene = generateScene(seed, split, i);
+    const rng = new Prng(mixSeed(seed, hashString(split), i, 1));
+    yield { scene, image: renderScene(scene), records: conversationsFor(scene, rng, answers) };
+  }
+}
+
+/** Generates a split in memory (pure and deterministic); {@link writeSplit} streams instead. */
 export function generateSplit(
   split: string,
   count: number,
@@ -44,12 +69,10 @@ export function generateSplit(
   answers: AnswerStyle = "word",
 ): SplitData {
   const scenes: Scene[] = [], records: ConversationRecord[] = [], images: RgbImage[] = [];
-  for (let i = 0; i < count; i++) {
-    const scene = generateScene(seed, split, i);
-    scenes.push(scene);
-    images.push(renderScene(scene));
-    const rng = new Prng(mixSeed(seed, hashString(split), i, 1));
-    records.push(...conversationsFor(scene, rng, answers));
+  for (const item of splitItems(split, count, seed, answers)) {
+    scenes.push(item.scene);
+    images.push(item.image);
+    records.push(...item.records);
   }
   return { scenes, records, images };
 }
@@ -65,30 +88,95 @@ export function encodePng(image: RgbImage): Uint8Array {
   });
 }
 
+/** What {@link writeSplit} wrote. */
+export interface SplitSummary {
+  /** Scenes written. */
+  scenes: number;
+  /** Conversation records written. */
+  records: number;
+  /** The files, by role. */
+  files: { conversations: string; scenes: string; images: string; imageDir: string };
+}
+
 /**
- * Writes a split to disk:
+ * Writes a split to disk, one scene at a time (memory stays flat whatever the count):
  * - `images/<scene id>.png`
  * - `<split>.json`: conversation records (LLaVA detail_1k layout plus `kind`)
  * - `<split>_scenes.json`: the true objects of every scene
  * - `<split>_images.bin`: all images as raw uint8 `[count, 64, 64, 3]`
+ *
+ * The three split files are written under temporary names and renamed when complete, so an
+ * interrupted run never leaves a file that looks finished.
+ *
+ * @throws InputError when the split name cannot be part of a file name or the count is over
+ *   {@link LIMITS}`.sceneCount`
  */
-export async function writeSplit(opts: SplitOptions): Promise<SplitData> {
-  const data = generateSplit(opts.split, opts.count, opts.seed, opts.answers);
+export async function writeSplit(
+  opts: SplitOptions & { onProgress?: (done: number, total: number) => void },
+): Promise<SplitSummary> {
+  checkFileNamePart(opts.split, "split");
+  checkLimit("count", opts.count, LIMITS.sceneCount);
   await Deno.mkdir(join(opts.out, "images"), { recursive: true });
-  const raw = new Uint8Array(opts.count * IMAGE_SIZE * IMAGE_SIZE * 3);
-  for (let i = 0; i < data.scenes.length; i++) {
-    const png = encodePng(data.images[i]);
-    await Deno.writeFile(join(opts.out, "images", `${data.scenes[i].id}.png`), png);
-    raw.set(data.images[i].data, i * IMAGE_SIZE * IMAGE_SIZE * 3);
+  const files = {
+    conversations: join(opts.out, `${opts.split}.json`),
+    scenes: join(opts.out, `${opts.split}_scenes.json`),
+    images: join(opts.out, `${opts.split}_images.bin`),
+    imageDir: join(opts.out, "images"),
+  };
+  const conversations = await JsonArrayWriter.open(`${files.conversations}.partial`);
+  const scenes = await JsonArrayWriter.open(`${files.scenes}.partial`);
+  const raw = await Deno.open(`${files.images}.partial`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  let count = 0, records = 0;
+  for (const item of splitItems(opts.split, opts.count, opts.seed, opts.answers)) {
+    await Deno.writeFile(join(files.imageDir, `${item.scene.id}.png`), encodePng(item.image));
+    await writeAll(raw, item.image.data);
+    await scenes.push(item.scene);
+    for (const r of item.records) await conversations.push(r);
+    records += item.records.length;
+    opts.onProgress?.(++count, opts.count);
   }
-  await Deno.writeTextFile(
-    join(opts.out, `${opts.split}.json`),
-    JSON.stringify(data.records, null, 1) + "\n",
-  );
-  await Deno.writeTextFile(
-    join(opts.out, `${opts.split}_scenes.json`),
-    JSON.stringify(data.scenes, null, 1) + "\n",
-  );
-  await Deno.writeFile(join(opts.out, `${opts.split}_images.bin`), raw);
-  return data;
+  raw.close();
+  await conversations.close();
+  await scenes.close();
+  for (const f of [files.conversations, files.scenes, files.images]) {
+    await Deno.rename(`${f}.partial`, f);
+  }
+  return { scenes: count, records, files };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+}
+
+/**
+ * Streams a JSON array to a file with exactly `JSON.stringify(items, null, 1) + "\n"`'s bytes,
+ * without holding the items.
+ */
+class JsonArrayWriter {
+  #count = 0;
+  private constructor(readonly file: Deno.FsFile) {}
+
+  static async open(path: string): Promise<JsonArrayWriter> {
+    return new JsonArrayWriter(
+      await Deno.open(path, { write: true, create: true, truncate: true }),
+    );
+  }
+
+  async push(item: unknown): Promise<void> {
+    const body = " " + JSON.stringify(item, null, 1).replaceAll("\n", "\n ");
+    await this.#write((this.#count++ === 0 ? "[\n" : ",\n") + body);
+  }
+
+  async close(): Promise<void> {
+    await this.#write(this.#count === 0 ? "[]\n" : "\n]\n");
+    this.file.close();
+  }
+
+  #write(text: string): Promise<void> {
+    return writeAll(this.file, new TextEncoder().encode(text));
+  }
 }
