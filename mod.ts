@@ -38,6 +38,7 @@ export * from "./lib/importance/mod.ts";
 export * from "./lib/prefix/mod.ts";
 export * from "./lib/calibration/mod.ts";
 export * from "./lib/recipes/mod.ts";
+export * from "./lib/analysis/kept.ts";
 export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";
 export * from "./lib/metrics/mod.ts";

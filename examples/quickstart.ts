@@ -13,6 +13,7 @@ import {
   chatPrompt,
   createRecipe,
   generate,
+  keptByPrefixKV,
   loadModel,
   measureImportance,
 } from "../mod.ts";
@@ -35,16 +36,16 @@ export async function quickstart(image = BUNDLED_EXAMPLE_IMAGE): Promise<Quickst
 
     // Each layer's importance: head-averaged prefill attention summed over the prompt's queries.
     const { importance } = await measureImportance(model, prompt);
-    const analysis = analyzeImportance(importance, { imageSpan: prompt.imageSpan, budget: 0.2 });
-    const gini = analysis.layers.map((l) => l.gini);
+    const { imageSpan } = prompt;
+    const gini = analyzeImportance(importance, { imageSpan }).layers.map((l) => l.gini);
+    // What PrefixKV's global prefix search keeps of each layer at a 20 % budget.
+    const { search } = keptByPrefixKV(importance, { budget: 0.2, imageSpan });
     console.log(
-      `prompt: ${prompt.length} entries, image at [${prompt.imageSpan?.start}, ${prompt.imageSpan?.end})`,
+      `prompt: ${prompt.length} entries, image at [${imageSpan?.start}, ${imageSpan?.end})`,
     );
     console.log(`Gini per layer: ${gini.map((g) => g.toFixed(2)).join(" ")}`);
     console.log(
-      `PrefixKV at 20%: p = ${analysis.search!.p.toFixed(3)}, kept per layer ${
-        analysis.search!.keep.join(" ")
-      }`,
+      `PrefixKV at 20%: p = ${search.p.toFixed(3)}, kept per layer ${search.keep.join(" ")}`,
     );
 
     // The same prompt under three recipes.
@@ -55,8 +56,8 @@ export async function quickstart(image = BUNDLED_EXAMPLE_IMAGE): Promise<Quickst
       })).text;
     const result: QuickstartResult = {
       gini,
-      keptByLayer: analysis.search!.keep,
-      p: analysis.search!.p,
+      keptByLayer: search.keep,
+      p: search.p,
       full: await run("full", 1),
       prefixkv: await run("prefixkv", 0.2),
       local: await run("local", 0.2),

@@ -1,7 +1,8 @@
 /**
- * Per-layer analysis of KV importance: prefix cumulative priority curves, Lorenz curves, Gini
+ * Per-layer statistics of KV importance: prefix cumulative priority curves, Lorenz curves, Gini
  * coefficients and image/text shares (digest §1.3, §4.4). Everything returned by
- * {@link analyzeImportance} is plain JSON.
+ * {@link analyzeImportance} is plain JSON. What PrefixKV keeps at a budget is analysed above the
+ * search, in `lib/analysis/kept.ts`.
  *
  * Integration rule: curves are the piecewise-linear interpolation of the points (k/N, P(k/N)),
  * k = 0..N, and integrals use the trapezoid rule on them. Then Gini = 2∫P − 1 = 1 − 2∫Lorenz
@@ -13,17 +14,7 @@
 import { InputError } from "../errors.ts";
 import { checkLimit, LIMITS } from "../limits.ts";
 import { cumulativePriority, prefixCurve } from "./priority.ts";
-import { checkImportance } from "./validate.ts";
-import { prefixSearch } from "../prefix/search.ts";
-import { selectKept } from "../prefix/select.ts";
-
-/** Half-open range `[start, end)` of prompt positions (the image-feature tokens). */
-export interface Span {
-  /** First position in the span. */
-  start: number;
-  /** One past the last position in the span. */
-  end: number;
-}
+import { checkImportance, checkSpan, type Span } from "./validate.ts";
 
 /**
  * Gini coefficient from a prefix curve (length N + 1, P(0) = 0): 2∫P − 1 with the trapezoid
@@ -91,33 +82,8 @@ export function spanShare(scores: ArrayLike<number>, span: Span): number {
 export interface AnalyzeOptions {
   /** Image-token span; enables the image/text shares. */
   imageSpan?: Span;
-  /** When given, runs the prefix search and reports the kept entries per layer. */
-  budget?: number;
-  /** Leading positions always kept in the search (default 1). */
-  startSize?: number;
-  /** Search tolerance in tokens over all layers (default 5). */
-  tolerance?: number;
-  /** Search iteration cap (default 100). */
-  maxIterations?: number;
   /** Points of the sampled curves, evenly spaced in [0, 1] (default 101). */
   points?: number;
-}
-
-/** Kept entries of one layer under the searched configuration. */
-export interface KeptAnalysis {
-  /** Number of entries kept. */
-  count: number;
-  /** Kept fraction of the layer's entries, `count / N`. */
-  ratio: number;
-  /** Importance mass of the kept entries (share of the layer's total). */
-  mass: number;
-  /**
-   * With an image span, per modality: kept entries, their share of the kept set, the fraction
-   * of that modality's tokens retained, and their importance mass (share of the layer total).
-   */
-  image?: { count: number; shareOfKept: number; retained: number; mass: number };
-  /** Same as `image`, for the text tokens (everything outside the span). */
-  text?: { count: number; shareOfKept: number; retained: number; mass: number };
 }
 
 /** Analysis of one layer. */
@@ -138,8 +104,6 @@ export interface LayerAnalysis {
   imageShare?: number;
   /** Share of importance mass on text tokens (`1 − imageShare`). */
   textShare?: number;
-  /** With a budget: the entries this layer keeps. */
-  kept?: KeptAnalysis;
 }
 
 /** Result of {@link analyzeImportance}: JSON-ready. */
@@ -154,22 +118,12 @@ export interface ImportanceAnalysis {
   o: number[];
   /** One analysis per layer. */
   layers: LayerAnalysis[];
-  /** With a budget: the search summary. */
-  search?: {
-    budget: number;
-    p: number;
-    evict: number[];
-    keep: number[];
-    iterations: number;
-    converged: boolean;
-    startSize: number;
-  };
 }
 
 /**
  * Per-layer curves, Gini coefficients and modality shares of one sample's importances.
  *
- * @throws InputError for bad scores, an image span outside [0, N], or bad search options
+ * @throws InputError for bad scores, an image span outside [0, N], or fewer than 2 points
  */
 export function analyzeImportance(
   importance: ArrayLike<ArrayLike<number>>,
@@ -182,21 +136,7 @@ export function analyzeImportance(
   }
   checkLimit("points", points, LIMITS.curvePoints);
   const span = options.imageSpan ?? null;
-  if (
-    span &&
-    !(Number.isInteger(span.start) && Number.isInteger(span.end) && 0 <= span.start &&
-      span.start <= span.end && span.end <= n)
-  ) {
-    throw new InputError(
-      `image span [${span.start}, ${span.end}) must be integers with 0 ≤ start ≤ end ≤ N = ${n}`,
-    );
-  }
-  const search = options.budget === undefined ? null : prefixSearch(importance, {
-    budget: options.budget,
-    startSize: options.startSize,
-    tolerance: options.tolerance,
-    maxIterations: options.maxIterations,
-  });
+  if (span) checkSpan(span, n);
   const o = Array.from({ length: points }, (_, i) => i / (points - 1));
   const layers = Array.from({ length: numLayers }, (_, l): LayerAnalysis => {
     const scores = importance[l];
@@ -214,69 +154,7 @@ export function analyzeImportance(
       layer.imageShare = spanShare(scores, span);
       layer.textShare = 1 - layer.imageShare;
     }
-    if (search) layer.kept = keptAnalysis(scores, search.evict[l], search.startSize, span);
     return layer;
   });
-  return {
-    numLayers,
-    promptLength: n,
-    imageSpan: span,
-    o,
-    layers,
-    ...(search && {
-      search: {
-        budget: search.budget,
-        p: search.p,
-        evict: search.evict,
-        keep: search.keep,
-        iterations: search.iterations,
-        converged: search.converged,
-        startSize: search.startSize,
-      },
-    }),
-  };
-}
-
-function keptAnalysis(
-  scores: ArrayLike<number>,
-  evict: number,
-  startSize: number,
-  span: Span | null,
-): KeptAnalysis {
-  const kept = selectKept(scores, evict, startSize);
-  let total = 0;
-  for (let i = 0; i < scores.length; i++) total += scores[i];
-  let mass = 0;
-  let imageCount = 0;
-  let imageMass = 0;
-  for (const i of kept) {
-    mass += scores[i];
-    if (span && i >= span.start && i < span.end) {
-      imageCount++;
-      imageMass += scores[i];
-    }
-  }
-  const result: KeptAnalysis = {
-    count: kept.length,
-    ratio: kept.length / scores.length,
-    mass: mass / total,
-  };
-  if (span) {
-    const imageTotal = span.end - span.start;
-    const textTotal = scores.length - imageTotal;
-    const textCount = kept.length - imageCount;
-    result.image = {
-      count: imageCount,
-      shareOfKept: imageCount / kept.length,
-      retained: imageTotal === 0 ? 0 : imageCount / imageTotal,
-      mass: imageMass / total,
-    };
-    result.text = {
-      count: textCount,
-      shareOfKept: textCount / kept.length,
-      retained: textTotal === 0 ? 0 : textCount / textTotal,
-      mass: (mass - imageMass) / total,
-    };
-  }
-  return result;
+  return { numLayers, promptLength: n, imageSpan: span, o, layers };
 }

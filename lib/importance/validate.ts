@@ -1,6 +1,6 @@
 /**
- * Checks on per-layer importance vectors shared by the analysis and the prefix search, so bad
- * scores fail early with one clear message instead of producing NaN budgets.
+ * Checks on per-layer importance vectors (and image spans) shared by the analyses and the prefix
+ * search, so bad scores fail early with one clear message instead of producing NaN budgets.
  *
  * @module
  */
@@ -60,4 +60,29 @@ export function checkImportance(
     }
   }
   return { numLayers, promptLength };
+}
+
+/** Half-open range `[start, end)` of prompt positions (the image-feature tokens). */
+export interface Span {
+  /** First position in the span. */
+  start: number;
+  /** One past the last position in the span. */
+  end: number;
+}
+
+/**
+ * Validates a span of prompt positions against the prompt length N.
+ *
+ * @throws InputError unless start and end are integers with 0 ≤ start ≤ end ≤ N
+ */
+export function checkSpan(span: Span, promptLength: number): void {
+  if (
+    !(Number.isInteger(span.start) && Number.isInteger(span.end) && 0 <= span.start &&
+      span.start <= span.end && span.end <= promptLength)
+  ) {
+    throw new InputError(
+      `image span [${span.start}, ${span.end}) must be integers with 0 ≤ start ≤ end ≤ N = ` +
+        `${promptLength}`,
+    );
+  }
 }

@@ -2,12 +2,13 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { encode } from "fast-png";
+import { keptByPrefixKV } from "../../lib/analysis/kept.ts";
 import { analyzeImportance } from "../../lib/importance/analysis.ts";
 import { writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY } from "../e2e/_models.ts";
 import { cli, cliArgs, withTempDir } from "./_cli.ts";
 
-Deno.test("cli analyze: importance.json and analysis.json agree with analyzeImportance; Gini in [0, 1]", () =>
+Deno.test("cli analyze: importance.json and analysis.json agree with analyzeImportance and keptByPrefixKV; Gini in [0, 1]", () =>
   withTempDir("cli_analyze_", async (dir) => {
     const ck = await writeTinyLlava(join(dir, "tinyllava"), TINY);
     const data = Uint8Array.from({ length: 16 * 16 * 3 }, (_, k) => (k * 41) % 256);
@@ -41,7 +42,10 @@ Deno.test("cli analyze: importance.json and analysis.json agree with analyzeImpo
       assert(p.args.includes("--prompt") && p.args.includes(QUESTION));
     }
     const { provenance: _, ...analysis } = ana;
-    const want = analyzeImportance(imp.importance, { imageSpan: imp.imageSpan, budget: 0.4 });
+    const stats = analyzeImportance(imp.importance, { imageSpan: imp.imageSpan });
+    const prefixkv = keptByPrefixKV(imp.importance, { budget: 0.4, imageSpan: imp.imageSpan });
+    const layers = stats.layers.map((layer, l) => ({ ...layer, kept: prefixkv.layers[l] }));
+    const want = { ...stats, layers, search: prefixkv.search };
     assertEquals(analysis, JSON.parse(JSON.stringify(want)));
     for (const layer of analysis.layers) {
       assert(layer.gini >= 0 && layer.gini <= 1, `gini ${layer.gini}`);

@@ -91,37 +91,25 @@ Deno.test("sampleCurve and spanShare by hand", () => {
   assertEquals(spanShare([1, 4, 2, 1], { start: 1, end: 3 }), 0.75);
 });
 
-Deno.test("analyzeImportance: shares, kept entries and search summary by hand", () => {
-  // Hand case of tests/prefix/search_test: budget 0.75 → evict (2, 1); image span [2, 6).
+Deno.test("analyzeImportance: curves and shares by hand", () => {
   const L0 = [8, 4, 2, 1, 0.5, 0.25, 0.125, 0.125];
   const L1 = [1, 1, 1, 1, 1, 1, 1, 1];
-  const a = analyzeImportance([L0, L1], {
-    imageSpan: { start: 2, end: 6 },
-    budget: 0.75,
-    points: 5,
-  });
+  const a = analyzeImportance([L0, L1], { imageSpan: { start: 2, end: 6 }, points: 5 });
   assertEquals(a.o, [0, 0.25, 0.5, 0.75, 1]);
-  assertEquals(a.search!.evict, [2, 1]);
-  assertEquals(a.search!.p, 0.5);
+  assertEquals([a.numLayers, a.promptLength, a.imageSpan], [2, 8, { start: 2, end: 6 }]);
   const [l0, l1] = a.layers;
   // Layer 0 image mass (2 + 1 + .5 + .25)/16.
   assertEquals(l0.imageShare, 3.75 / 16);
   assertEquals(l1.imageShare, 0.5);
+  assertEquals(l0.textShare, 1 - 3.75 / 16);
   assertEquals(l0.prefixCurve, [0, 0.75, 0.9375, 0.984375, 1]);
   assertEquals(l1.prefixCurve, [0, 0.25, 0.5, 0.75, 1]);
   close(l1.gini, 0);
   assertEquals(l0.topPriorities, [0.5, 0.25, 0.125, 0.0625, 0.03125]);
-  // Layer 0 keeps [0, 1, 2, 3, 4, 7]: image 2, 3, 4 (mass 3.5/16); text 0, 1, 7.
-  assertEquals(l0.kept!.count, 6);
-  assertEquals(l0.kept!.mass, 15.625 / 16);
-  assertEquals(l0.kept!.image, { count: 3, shareOfKept: 0.5, retained: 0.75, mass: 3.5 / 16 });
-  assertEquals(l0.kept!.text!.count, 3);
-  assertEquals(l0.kept!.text!.retained, 0.75);
-  // Layer 1 drops position 6 (ties: highest candidate) → all 4 image tokens kept.
-  assertEquals(l1.kept!.image!.count, 4);
-  // Plain JSON round-trips.
+  // Plain JSON round-trips; without a span there are no shares.
   assertEquals(JSON.parse(JSON.stringify(a)), a);
-  assertEquals(analyzeImportance([L0]).search, undefined);
+  assertEquals(analyzeImportance([L0]).layers[0].imageShare, undefined);
+  assertEquals(analyzeImportance([L0]).imageSpan, null);
   assertThrows(() => analyzeImportance([L0], { imageSpan: { start: 3, end: 9 } }), InputError);
   assertThrows(() => analyzeImportance([L0], { points: 1 }), InputError);
 });
