@@ -23,7 +23,8 @@
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { CheckpointError } from "../errors.ts";
-import type { ClipVisionSpec, LlamaSpec, ModelSpec, ProjectorSpec, RopeScaling } from "./spec.ts";
+import { parseRope } from "./rope.ts";
+import type { ClipVisionSpec, LlamaSpec, ModelSpec, ProjectorSpec } from "./spec.ts";
 
 /**
  * Token id that stands for `<image>` in the original LLaVA code (`IMAGE_TOKEN_INDEX`). Its
@@ -48,6 +49,8 @@ const LlamaConfigSchema = z.looseObject({
   rms_norm_eps: posNum.nullish(),
   rope_theta: posNum.nullish(),
   rope_scaling: z.looseObject({}).nullish(),
+  rope_parameters: z.looseObject({}).nullish(),
+  partial_rotary_factor: z.number().nullish(),
   max_position_embeddings: posInt.nullish(),
   hidden_act: z.string().nullish(),
   tie_word_embeddings: z.boolean().nullish(),
@@ -183,17 +186,6 @@ export function detectLayout(config: unknown, file = "config.json"): CheckpointL
   );
 }
 
-function ropeScaling(file: string, field: string, raw: Record<string, unknown> | null | undefined) {
-  if (raw == null) return null;
-  const type = raw.rope_type ?? raw.type;
-  requireOneOf(file, `${field}.rope_type`, type, ["linear"]);
-  const factor = raw.factor;
-  if (typeof factor !== "number" || !(factor > 0)) {
-    throw new CheckpointError(`${file}: ${field}.factor must be a positive number`);
-  }
-  return { type: "linear", factor } satisfies RopeScaling;
-}
-
 /**
  * Builds a {@link LlamaSpec} from LLaMA fields, with `LlamaConfig`'s defaults (vocab 32000,
  * hidden 4096, intermediate 11008, 32 layers, 32 heads, kv heads = heads, eps 1e-6, theta
@@ -235,8 +227,7 @@ function llamaSpec(
     numKvHeads,
     headDim: c.head_dim ?? hiddenSize / numHeads,
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
-    ropeTheta: c.rope_theta ?? 10000,
-    ropeScaling: ropeScaling(file, f("rope_scaling"), c.rope_scaling),
+    ...parseRope(file, field, c),
     maxPositionEmbeddings: c.max_position_embeddings ?? 2048,
     tieWordEmbeddings: tie,
     prefix: names.prefix,
@@ -314,35 +305,57 @@ function eosIds(c: LlamaConfig): number[] {
   return Array.isArray(e) ? e : [e];
 }
 
-function has(names: ReadonlySet<string>, name: string): boolean {
-  return names.has(name);
+/** Tensor-name prefixes of a llava-hf checkpoint's parts. */
+interface LlavaHfPrefixes {
+  text: string;
+  lmHead: string;
+  vision: string;
+  projector: string;
+}
+
+/**
+ * Finds the llava-hf naming from the tensor names. The decoder is `language_model.model.…`
+ * (saved by transformers < 4.52 and again by 5.x) or `model.language_model.…` (4.52 – 4.57);
+ * the vision tower sits under `vision_tower.vision_model.…` (transformers 4) or `vision_tower.…`
+ * (transformers 5), with or without the leading `model.`; so does the projector. Each part is
+ * looked up on its own; a tower or projector found under none of its names keeps the name of the
+ * decoder's generation, and the tensor check then reports it missing.
+ */
+function llavaHfPrefixes(file: string, names: ReadonlySet<string>): LlavaHfPrefixes {
+  let root: string;
+  let text: string;
+  if (names.has("model.language_model.embed_tokens.weight")) {
+    [root, text] = ["model.", "model.language_model."];
+  } else if (names.has("language_model.model.embed_tokens.weight")) {
+    [root, text] = ["", "language_model.model."];
+  } else {
+    throw new CheckpointError(
+      `${file}: the weights contain neither language_model.model.embed_tokens.weight ` +
+        `(llava-hf, transformers 4 and 5) nor model.language_model.embed_tokens.weight ` +
+        `(transformers 4.52 – 4.57); they do not belong to this llava config`,
+    );
+  }
+  const other = root === "" ? "model." : "";
+  const find = (candidates: string[], probe: string) =>
+    candidates.find((c) => names.has(c + probe)) ?? candidates[0];
+  return {
+    text,
+    lmHead: root === "" ? "language_model.lm_head.weight" : "lm_head.weight",
+    vision: find(
+      [root, other].flatMap((r) => [`${r}vision_tower.vision_model.`, `${r}vision_tower.`]),
+      "embeddings.patch_embedding.weight",
+    ),
+    projector: find(
+      [`${root}multi_modal_projector.`, `${other}multi_modal_projector.`],
+      "linear_1.weight",
+    ),
+  };
 }
 
 /** Parses the llava-hf layout. */
 function parseLlavaHf(file: string, json: unknown, names: ReadonlySet<string>): ModelSpec {
   const c = parseWith(file, LlavaHfConfigSchema, json);
-  let p: { text: string; lmHead: string; vision: string; projector: string };
-  if (has(names, "model.language_model.embed_tokens.weight")) {
-    p = {
-      text: "model.language_model.",
-      lmHead: "lm_head.weight",
-      vision: "model.vision_tower.vision_model.",
-      projector: "model.multi_modal_projector.",
-    };
-  } else if (has(names, "language_model.model.embed_tokens.weight")) {
-    p = {
-      text: "language_model.model.",
-      lmHead: "language_model.lm_head.weight",
-      vision: "vision_tower.vision_model.",
-      projector: "multi_modal_projector.",
-    };
-  } else {
-    throw new CheckpointError(
-      `${file}: the weights contain neither language_model.model.embed_tokens.weight ` +
-        `(llava-hf) nor model.language_model.embed_tokens.weight (transformers ≥ 4.52); ` +
-        `they do not belong to this llava config`,
-    );
-  }
+  const p = llavaHfPrefixes(file, names);
   const textCfg = c.text_config ?? {};
   requireOneOf(file, "text_config.model_type", textCfg.model_type ?? "llama", ["llama"]);
   const text = llamaSpec(

@@ -14,3 +14,4 @@ export * from "./checkpoint.ts";
 export * from "./tokenizer.ts";
 export * from "./chat.ts";
 export * from "./image.ts";
+export * from "./rope.ts";

@@ -279,25 +279,12 @@ export function toFloat32(dtype: TensorDtype, bytes: Uint8Array): Float32Array {
       for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
       return out;
     }
-    case "F16": {
-      const src = new Uint16Array(buf);
-      const out = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
-      return out;
-    }
+    case "F16":
+      // The built-in conversion (subnormals, infinities and NaN included), ~5× a JS loop.
+      return new Float32Array(new Float16Array(buf));
     default:
       throw new CheckpointError(`dtype ${dtype} cannot be converted to float32`);
   }
-}
-
-/** IEEE-754 binary16 bits → number (subnormals, infinities and NaN included). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** One {@link TensorStore} over several stores, each optionally mounted under a name prefix. */

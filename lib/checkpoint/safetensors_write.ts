@@ -40,44 +40,24 @@ function f32FromBits(bits: number): number {
   return f32Scratch[0];
 }
 
+// Shared scratch for reinterpreting binary16 bits.
+const f16Scratch = new Float16Array(1);
+const u16Scratch = new Uint16Array(f16Scratch.buffer);
+
 /**
- * IEEE binary16 bits of `x` (taken as float32 first), rounding to nearest, ties to even.
- * Overflow gives ±Infinity, tiny values become subnormals or ±0, NaN stays a quiet NaN.
+ * IEEE binary16 bits of `x` (taken as float32 first, as PyTorch's `.half()` of a float32
+ * tensor), rounding to nearest, ties to even. Overflow gives ±Infinity, tiny values become
+ * subnormals or ±0, NaN stays a (quiet) NaN.
  */
 export function f32ToF16Bits(x: number): number {
-  const bits = f32Bits(x);
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = (bits >>> 23) & 0xff;
-  const mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 127 + 15; // exponent re-biased for half precision
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half: value = m · 2^-24, so the 24-bit significand shifts right by 14 - e.
-    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
-    const significand = mant | 0x800000;
-    const shift = 14 - e;
-    let m = significand >>> shift;
-    const rest = significand & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rest > half || (rest === half && (m & 1) === 1)) m++; // may carry into the first normal
-    return sign | m;
-  }
-  let h = sign | (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
-  return h;
+  f16Scratch[0] = Math.fround(x);
+  return u16Scratch[0];
 }
 
 /** The value of IEEE binary16 bits. */
 export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant !== 0 ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  u16Scratch[0] = h;
+  return f16Scratch[0];
 }
 
 /** bfloat16 bits of `x` (taken as float32 first), rounding to nearest, ties to even. */
@@ -150,12 +130,19 @@ export function encodeSafetensors(
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const t of sorted) {
+    if (t.dtype === "F16") {
+      // Rounded to float32 first, then to binary16 by the built-in conversion.
+      const half = new Float16Array(Float32Array.from(t.data));
+      out.set(new Uint8Array(half.buffer), at);
+      at += half.byteLength;
+      continue;
+    }
     for (const x of t.data) {
       if (t.dtype === "F32") {
         view.setFloat32(at, x, true);
         at += 4;
       } else {
-        view.setUint16(at, t.dtype === "F16" ? f32ToF16Bits(x) : f32ToBf16Bits(x), true);
+        view.setUint16(at, f32ToBf16Bits(x), true);
         at += 2;
       }
     }

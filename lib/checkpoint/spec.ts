@@ -6,8 +6,22 @@
  * @module
  */
 
-/** RoPE scaling as configured by `rope_scaling` (`null` = none). */
-export type RopeScaling = { type: "linear"; factor: number } | null;
+/**
+ * RoPE scaling as configured by `rope_scaling` / `rope_parameters` (`null` = the default type);
+ * see `rope.ts` for the frequencies each type gives.
+ */
+export type RopeScaling =
+  /** Positions divided by `factor` (`rope_type: "linear"`). */
+  | { type: "linear"; factor: number }
+  /** Llama 3.1's frequency-dependent scaling (`rope_type: "llama3"`). */
+  | {
+    type: "llama3";
+    factor: number;
+    lowFreqFactor: number;
+    highFreqFactor: number;
+    originalMaxPositionEmbeddings: number;
+  }
+  | null;
 
 /** A LLaMA-family decoder (the language model of a LLaVA, or a text-only LLM). */
 export interface LlamaSpec {

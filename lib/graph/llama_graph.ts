@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { ropeInverseFrequencies } from "../checkpoint/rope.ts";
 import type { LlamaSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
 import { GraphBuilder } from "./onnx_builder.ts";
@@ -71,13 +72,9 @@ export function llamaLayerWeights(spec: LlamaSpec, l: number): Record<
   };
 }
 
-/** RoPE inverse frequencies `1 / θ^(2i/d)` for `i < d/2`, as float32 like the reference. */
+/** RoPE inverse frequencies of `spec` (its scaling included), in float32 like transformers. */
 export function ropeInvFreq(spec: LlamaSpec): Float32Array {
-  const half = spec.headDim / 2;
-  return Float32Array.from(
-    { length: half },
-    (_, i) => 1 / spec.ropeTheta ** ((2 * i) / spec.headDim),
-  );
+  return ropeInverseFrequencies(spec);
 }
 
 /** Builds the decoder graph of `spec` with weights read from `tensors`. */
@@ -176,10 +173,8 @@ function norm(m: Decoder, x: string, graphName: string, name: string): string {
  */
 function ropeBlock(g: GraphBuilder, spec: LlamaSpec, positionIds: string): (x: string) => string {
   const hd = spec.headDim;
-  let pos = g.op("Cast", [g.op("Reshape", [positionIds, g.constI64([-1])])], { to: 1 });
-  if (spec.ropeScaling?.type === "linear") {
-    pos = g.op("Div", [pos, g.constF32(spec.ropeScaling.factor, [])]);
-  }
+  // The scaling (linear, llama3) lives in the inverse frequencies, as in transformers.
+  const pos = g.op("Cast", [g.op("Reshape", [positionIds, g.constI64([-1])])], { to: 1 });
   const angles = g.op("Unsqueeze", [
     g.op("Mul", [g.op("Unsqueeze", [pos, g.constI64([1])]), g.constF32(ropeInvFreq(spec))]),
     g.constI64([1]),

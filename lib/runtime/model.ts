@@ -18,6 +18,7 @@ import { resolve } from "node:path";
 import type { LoadedCheckpoint } from "../checkpoint/checkpoint.ts";
 import { loadCheckpoint } from "../checkpoint/checkpoint.ts";
 import type { ModelSpec } from "../checkpoint/spec.ts";
+import { checkContextLength } from "../checkpoint/rope.ts";
 import { InputError } from "../errors.ts";
 import { buildClipGraph, CLIP_GRAPH_VERSION, clipFeatureRows } from "../graph/clip_graph.ts";
 import {
@@ -432,6 +433,7 @@ export class Model {
     logits: "all" | "last",
   ): Promise<Omit<PrefillResult, "cache">> {
     const t = this.spec.text;
+    checkContextLength(t, position + rows);
     const { session, logits: given } = await this.#decoder(attention, logits, rows);
     const positions = Array.from({ length: rows }, (_, i) => position + i);
     const feeds: Record<string, RuntimeTensor> = {

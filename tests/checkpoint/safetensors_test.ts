@@ -1,11 +1,8 @@
+import { handF16ToNumber } from "./_f16_oracle.ts";
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { CheckpointError } from "../../lib/errors.ts";
-import {
-  halfToFloat,
-  openCheckpointTensors,
-  openSafetensors,
-} from "../../lib/checkpoint/safetensors.ts";
+import { openCheckpointTensors, openSafetensors } from "../../lib/checkpoint/safetensors.ts";
 import { encodeSafetensors } from "../../lib/checkpoint/safetensors_write.ts";
 import { f32Bytes, rawSafetensors, u16Bytes, writeJson } from "./fixture_files.ts";
 
@@ -58,11 +55,30 @@ Deno.test("reads F32, F16, BF16 and F64 tensors as float32 from hand-built bytes
   }
 });
 
-Deno.test("halfToFloat handles infinities and NaN", () => {
-  assertEquals(halfToFloat(0x7c00), Infinity);
-  assertEquals(halfToFloat(0xfc00), -Infinity);
-  ok(Number.isNaN(halfToFloat(0x7e00)));
-  assertEquals(halfToFloat(0x3555), 0.333251953125);
+Deno.test("F16 tensors: all 65536 bit patterns read as the hand conversion gives them", () => {
+  const words = Array.from({ length: 65536 }, (_, i) => i);
+  const path = tmpFile(rawSafetensors(
+    { h: { dtype: "F16", shape: [65536], data_offsets: [0, 131072] } },
+    u16Bytes(words),
+  ));
+  const st = openSafetensors(path);
+  try {
+    const got = st.getF32("h");
+    let nans = 0;
+    for (const w of words) {
+      const want = handF16ToNumber(w);
+      if (Number.isNaN(want)) {
+        ok(Number.isNaN(got[w]), `0x${w.toString(16)} should be NaN`);
+        nans++;
+      } else {
+        // Object.is tells −0 from +0.
+        ok(Object.is(got[w], want), `0x${w.toString(16)}: ${got[w]} ≠ ${want}`);
+      }
+    }
+    assertEquals(nans, 2 * 1023);
+  } finally {
+    st.close();
+  }
 });
 
 Deno.test("reads what lib/checkpoint/safetensors_write.ts writes", () => {

@@ -1,3 +1,5 @@
+import { handF16ToNumber, handF32ToF16Bits } from "./_f16_oracle.ts";
+import { mulberry32 } from "../../lib/random.ts";
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
 import {
   bf16BitsToF32,
@@ -76,6 +78,53 @@ Deno.test("f32ToF16Bits: known values, subnormals, overflow, NaN, ties to even",
   ];
   for (const [x, bits] of cases) assertEquals(f32ToF16Bits(x), bits, `f16 of ${x}`);
   assertEquals(f32ToF16Bits(NaN), 0x7e00);
+});
+
+Deno.test("F16 via Float16Array is bit-identical to the hand conversion", () => {
+  // Decoding: every bit pattern. Encoding: every half, the float32 neighbours of every half and
+  // of every midpoint between consecutive halves (where rounding decides), and random floats.
+  const probes: number[] = [];
+  const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+  const around = (x: number) => {
+    f32[0] = x;
+    const b = u32[0];
+    for (const d of [-1, 0, 1]) {
+      u32[0] = b + d;
+      probes.push(f32[0]);
+    }
+  };
+  for (let h = 0; h < 65536; h++) {
+    const v = handF16ToNumber(h), next = handF16ToNumber(h + 1);
+    if (Number.isNaN(v)) {
+      assertEquals(Number.isNaN(f16BitsToF32(h)), true, `0x${h.toString(16)}`);
+      continue;
+    }
+    assertEquals(Object.is(f16BitsToF32(h), v), true, `decode 0x${h.toString(16)}`);
+    around(v);
+    if (Number.isFinite(v) && Number.isFinite(next) && (h & 0x7fff) !== 0x7bff) {
+      around((v + next) / 2);
+    }
+  }
+  const rng = mulberry32(7);
+  for (let i = 0; i < 100_000; i++) probes.push((rng() - 0.5) * 2 ** (rng() * 40 - 28));
+  probes.push(NaN, Infinity, -Infinity, 65520, -65520, 1e-10, -0);
+  const encoded = encodeSafetensors([
+    { name: "p", dtype: "F16", shape: [probes.length], data: Float32Array.from(probes) },
+  ]);
+  const n = Number(new DataView(encoded.buffer).getBigUint64(0, true));
+  const written = new DataView(encoded.buffer, 8 + n);
+  const isNanHalf = (b: number) => (b & 0x7c00) === 0x7c00 && (b & 0x3ff) !== 0;
+  for (let i = 0; i < probes.length; i++) {
+    if (Number.isNaN(probes[i])) {
+      // The sign of a NaN is not specified by the conversion; NaN must stay NaN.
+      assertEquals(isNanHalf(f32ToF16Bits(probes[i])), true);
+      assertEquals(isNanHalf(written.getUint16(2 * i, true)), true);
+      continue;
+    }
+    const want = handF32ToF16Bits(probes[i]);
+    assertEquals(f32ToF16Bits(probes[i]), want, `encode ${probes[i]}`);
+    assertEquals(written.getUint16(2 * i, true), want, `written ${probes[i]}`);
+  }
 });
 
 Deno.test("f16BitsToF32: decodes normals, subnormals and specials", () => {

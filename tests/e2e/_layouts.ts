@@ -193,3 +193,69 @@ export async function writeLlamaText(src: WrittenCheckpoint, dir: string): Promi
   await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
   copy(src.dir, dir, "tokenizer.json", "tokenizer_config.json");
 }
+
+/** Variants of {@link writeTransformers5Layout}. */
+export interface Transformers5Options {
+  /**
+   * Prefix every part with `model.` (`model.language_model.…`, `model.vision_tower.…`,
+   * `lm_head.weight`) as the in-memory module tree of transformers 5 names them; default false,
+   * the names 5.18's `save_pretrained` writes (`language_model.model.…`, `vision_tower.…`).
+   */
+  modelPrefix?: boolean;
+}
+
+/** `src`'s RoPE as transformers 5 writes it: `rope_parameters` with snake_case keys. */
+function ropeParameters(src: WrittenCheckpoint): Record<string, unknown> {
+  const t = src.spec.text;
+  const s = t.ropeScaling;
+  if (s === null) return { rope_type: "default", rope_theta: t.ropeTheta };
+  if (s.type === "linear") {
+    return { rope_type: "linear", rope_theta: t.ropeTheta, factor: s.factor };
+  }
+  return {
+    rope_type: "llama3",
+    rope_theta: t.ropeTheta,
+    factor: s.factor,
+    low_freq_factor: s.lowFreqFactor,
+    high_freq_factor: s.highFreqFactor,
+    original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+  };
+}
+
+/**
+ * Writes `src` as transformers 5.x saves a `LlavaForConditionalGeneration`: the vision tower's
+ * tensors without `vision_model.` (`vision_tower.embeddings.…`, `vision_tower.encoder.…`),
+ * `text_config.rope_parameters` in place of `rope_theta` / `rope_scaling`, and `dtype` in place
+ * of `torch_dtype`.
+ */
+export async function writeTransformers5Layout(
+  src: WrittenCheckpoint,
+  dir: string,
+  opts: Transformers5Options = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const m = opts.modelPrefix ? "model." : "";
+  const tensors = renamed(src, (n) => {
+    if (n === OLD_HEAD) return opts.modelPrefix ? "lm_head.weight" : n;
+    if (n.startsWith(OLD_TEXT)) {
+      return opts.modelPrefix ? `model.language_model.${n.slice(OLD_TEXT.length)}` : n;
+    }
+    if (n.startsWith(OLD_TOWER)) return `${m}vision_tower.${n.slice(OLD_TOWER.length)}`;
+    if (n.startsWith(OLD_PROJ)) return `${m}${n}`;
+    throw new Error(`unexpected tensor ${n}`);
+  });
+  await writeSafetensors(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  const hf = readJson(src.dir, "config.json");
+  const { rope_theta: _t, rope_scaling: _s, torch_dtype, ...text } = hf.text_config as Record<
+    string,
+    unknown
+  >;
+  const { torch_dtype: topDtype, ...top } = hf;
+  writeJson(dir, "config.json", {
+    ...top,
+    dtype: topDtype ?? torch_dtype,
+    transformers_version: "5.18.0",
+    text_config: { ...text, dtype: torch_dtype, rope_parameters: ropeParameters(src) },
+  });
+  copy(src.dir, dir, "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json");
+}

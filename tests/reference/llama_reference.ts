@@ -153,7 +153,29 @@ export function rmsNorm(x: Float64Array, dim: number, w: Float32Array, eps: numb
 }
 
 /**
- * Rotates, in place, the `headDim` floats of `x` starting at `offset` by RoPE for `position`.
+ * Llama 3.1's RoPE scaling as per-frequency divisors of `θ^(−2i/d)`, in float64 from the formula
+ * (1 everywhere for the other types; the linear factor is `applyRope`'s `scaleFactor`).
+ */
+export function llama3Divisors(spec: LlamaSpec): Float64Array {
+  const half = spec.headDim / 2;
+  const out = new Float64Array(half).fill(1);
+  const s = spec.ropeScaling;
+  if (s?.type !== "llama3") return out;
+  const L = s.originalMaxPositionEmbeddings;
+  for (let i = 0; i < half; i++) {
+    const wavelen = 2 * Math.PI * spec.ropeTheta ** ((2 * i) / spec.headDim);
+    if (wavelen > L / s.lowFreqFactor) out[i] = s.factor;
+    else if (wavelen >= L / s.highFreqFactor) {
+      const smooth = (L / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
+    }
+  }
+  return out;
+}
+
+/**
+ * Rotates, in place, the `headDim` floats of `x` starting at `offset` by RoPE for `position`;
+ * frequency `i` is further divided by `divisors[i]` when given.
  */
 export function applyRope(
   x: Float64Array,
@@ -162,11 +184,12 @@ export function applyRope(
   position: number,
   theta: number,
   scaleFactor = 1,
+  divisors?: ArrayLike<number>,
 ): void {
   const half = headDim / 2;
   const pos = position / scaleFactor;
   for (let i = 0; i < half; i++) {
-    const angle = pos * theta ** (-(2 * i) / headDim);
+    const angle = pos * theta ** (-(2 * i) / headDim) / (divisors?.[i] ?? 1);
     const c = Math.cos(angle);
     const s = Math.sin(angle);
     const a = x[offset + i];
@@ -262,6 +285,7 @@ export class ReferenceLlama {
       throw new Error(`forward: ${embeds.length} floats for ${T} positions of width ${D}`);
     }
     const factor = this.spec.ropeScaling?.type === "linear" ? this.spec.ropeScaling.factor : 1;
+    const divisors = llama3Divisors(this.spec);
     const group = H / KV;
     const scale = 1 / Math.sqrt(hd);
 
@@ -279,10 +303,10 @@ export class ReferenceLlama {
       const theta = this.spec.ropeTheta;
       for (let t = 0; t < T; t++) {
         for (let hh = 0; hh < H; hh++) {
-          applyRope(q, (t * H + hh) * hd, hd, positions[t], theta, factor);
+          applyRope(q, (t * H + hh) * hd, hd, positions[t], theta, factor, divisors);
         }
         for (let hh = 0; hh < KV; hh++) {
-          applyRope(k, (t * KV + hh) * hd, hd, positions[t], theta, factor);
+          applyRope(k, (t * KV + hh) * hd, hd, positions[t], theta, factor, divisors);
         }
       }
 
