@@ -15,7 +15,7 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { fileProblem, InputError } from "./errors.ts";
+import { fileError, fileProblem, InputError } from "./errors.ts";
 
 /** What {@link checkOutputPath} checks for. */
 export interface OutputPathOptions {
@@ -67,6 +67,21 @@ export async function checkOutputPath(path: string, opts: OutputPathOptions): Pr
     } catch (err) {
       fail(`cannot be overwritten: ${fileProblem(err)}`);
     }
+  }
+}
+
+/**
+ * Writes `text` to `path` through a temporary file in the same folder and a rename, so readers
+ * (and a run killed part-way) never see a half-written file.
+ */
+export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw fileError(path, "write it", err);
   }
 }
 

@@ -2,14 +2,18 @@
  * Offline calibration on a model: for each calibration prompt, prefill with attention
  * importance, run PrefixKV's prefix search, and average the per-layer eviction ratios into a
  * config in the reference's format (see `prefix/calibrate.ts`). Resumable: each finished sample is
- * appended to a `.partial.jsonl` file (a header line identifying the model and search settings,
- * then one line per sample, like the reference's `samples/*.jsonl`), and a rerun with the same
- * settings skips the samples found there.
+ * appended to a `.partial.jsonl` file ({@link ResumeLog}: a header line identifying the model
+ * weights, the data — every sample's id, question and a SHA-256 of its image file — and the
+ * search settings, then one validated line per sample, like the reference's `samples/*.jsonl`),
+ * and a rerun with the same model, data and settings skips the samples found there.
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { InputError } from "../errors.ts";
+import { createHash } from "node:crypto";
+import { fileError, InputError } from "../errors.ts";
+import { writeTextFileAtomic } from "../output_path.ts";
+import { ResumeLog } from "../resume_log.ts";
 import type { Provenance } from "../provenance.ts";
 import { chatPrompt } from "../runtime/chat_prompt.ts";
 import { measureImportance } from "../runtime/measure_importance.ts";
@@ -20,7 +24,7 @@ import {
   type CalibrationResult,
   type CalibrationSampleResult,
 } from "../prefix/calibrate.ts";
-import type { CalibrationPrompt } from "../prefix/calibration_data.ts";
+import { type CalibrationPrompt, missingImageHint } from "../prefix/calibration_data.ts";
 import { formatReferenceConfig, metaFileName, referenceConfigName } from "../prefix/config.ts";
 import { evictRatioOf } from "../prefix/budget.ts";
 
@@ -52,20 +56,121 @@ export interface CalibrateModelOptions {
   maxIterations?: number;
   /** `.partial.jsonl` file to resume from and append to; none when omitted. */
   resumeFile?: string;
+  /** {@link calibrationDataHash} of `samples` when already computed (else computed here). */
+  dataHash?: string;
   /** Called after every sample. */
   onProgress?: (progress: CalibrationProgress) => void;
-  /** Called when a resume file exists but was made with other settings (it is restarted). */
+  /**
+   * Called when the resume file was made for another model, data or settings (it is kept as
+   * `….stale` and restarted), or when a line of it is unusable (dropped; the sample is redone).
+   */
   onDiscard?: (reason: string) => void;
 }
 
-/** What identifies a resume file as reusable: same model weights and search settings. */
-interface PartialHeader {
+/** What identifies a resume file as reusable: same model weights, data and search settings. */
+export interface CalibrationResumeHeader {
+  /** Always `"prefixkv-calibration-partial"`. */
   kind: "prefixkv-calibration-partial";
+  /** Format version (2: the data hash joined the header). */
+  version: 2;
+  /** The model's {@link Model.fingerprint}. */
   fingerprint: string;
+  /** {@link calibrationDataHash} of the samples. */
+  data: string;
+  /** Kept fraction. */
   budget: number;
+  /** Sink tokens. */
   startSize: number;
+  /** Search tolerance. */
   tolerance: number;
+  /** Bisection cap. */
   maxIterations: number;
+  [field: string]: string | number;
+}
+
+/**
+ * A SHA-256 over the samples in order: each one's id, question and the SHA-256 of its image
+ * file's bytes (so a changed or replaced image changes it too).
+ *
+ * @throws InputError naming the sample when an image cannot be read (with a hint when it sits
+ *   in an `images/` folder next to where it was looked for, as `scenes` writes it)
+ */
+export async function calibrationDataHash(samples: readonly CalibrationPrompt[]): Promise<string> {
+  const hash = createHash("sha256");
+  for (const s of samples) {
+    let image: string | null = null;
+    if (s.image !== undefined) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(s.image);
+      } catch (e) {
+        throw fileError(
+          s.image,
+          `read the image of calibration sample "${s.id}"`,
+          e,
+          missingImageHint(s.image),
+        );
+      }
+      image = createHash("sha256").update(bytes).digest("hex");
+    }
+    hash.update(JSON.stringify([s.id, s.question, image]) + "\n");
+  }
+  return hash.digest("hex");
+}
+
+/** The resume header of a calibration of `model` on data hashed to `data` with `settings`. */
+export function calibrationResumeHeader(
+  model: Pick<Model, "fingerprint">,
+  data: string,
+  settings: { budget: number; startSize?: number; tolerance?: number; maxIterations?: number },
+): CalibrationResumeHeader {
+  return {
+    kind: "prefixkv-calibration-partial",
+    version: 2,
+    fingerprint: model.fingerprint,
+    data,
+    budget: settings.budget,
+    startSize: settings.startSize ?? 1,
+    tolerance: settings.tolerance ?? 5,
+    maxIterations: settings.maxIterations ?? 100,
+  };
+}
+
+/** One resume line as a sample result, or why it is not one (ids must be of this run). */
+function parseSampleResult(
+  value: unknown,
+  ids: ReadonlySet<string>,
+  numLayers: number,
+): CalibrationSampleResult | string {
+  const r = value as Record<string, unknown>;
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return "not an object";
+  if (typeof r.id !== "string" || !ids.has(r.id)) {
+    return `id ${JSON.stringify(r.id)} is not a sample of this run`;
+  }
+  if (!Number.isInteger(r.promptLength) || (r.promptLength as number) < 1) {
+    return "promptLength is not a positive integer";
+  }
+  if (typeof r.p !== "number" || !(r.p >= 0 && r.p <= 1)) return "p is not a number in [0, 1]";
+  if (!Number.isInteger(r.iterations) || (r.iterations as number) < 0) {
+    return "iterations is not a count";
+  }
+  if (typeof r.converged !== "boolean") return "converged is not true or false";
+  const ratios = r.evictRatios;
+  if (!Array.isArray(ratios) || ratios.length !== numLayers) {
+    return `evictRatios is not a list of ${numLayers} numbers`;
+  }
+  const bad = ratios.findIndex((x) => typeof x !== "number" || !(x >= 0 && x <= 1));
+  if (bad >= 0) {
+    return `evictRatios[${bad}] is ${JSON.stringify(ratios[bad])}, not a fraction in [0, 1]`;
+  }
+  return {
+    id: r.id,
+    promptLength: r.promptLength as number,
+    p: r.p,
+    iterations: r.iterations as number,
+    converged: r.converged,
+    evictRatios: ratios as number[],
+  };
 }
 
 /**
@@ -84,25 +189,24 @@ export async function calibrateModel(
     if (ids.has(s.id)) throw new InputError(`calibration sample id "${s.id}" appears twice`);
     ids.add(s.id);
   }
-  const header: PartialHeader = {
-    kind: "prefixkv-calibration-partial",
-    fingerprint: model.fingerprint,
-    budget: opts.budget,
-    startSize: opts.startSize ?? 1,
-    tolerance: opts.tolerance ?? 5,
-    maxIterations: opts.maxIterations ?? 100,
-  };
+  const data = opts.dataHash ?? await calibrationDataHash(samples);
+  const header = calibrationResumeHeader(model, data, opts);
   const search = {
     budget: header.budget,
     startSize: header.startSize,
     tolerance: header.tolerance,
     maxIterations: header.maxIterations,
   };
-  const done = opts.resumeFile ? await readPartial(opts.resumeFile, header, opts.onDiscard) : null;
-  if (opts.resumeFile && done === null) {
-    await Deno.mkdir(dirname(opts.resumeFile), { recursive: true });
-    await Deno.writeTextFile(opts.resumeFile, JSON.stringify(header) + "\n");
-  }
+  const numLayers = model.spec.text.numLayers;
+  const done = opts.resumeFile
+    ? await ResumeLog.open<CalibrationSampleResult>({
+      path: opts.resumeFile,
+      header,
+      parseRecord: (v) => parseSampleResult(v, ids, numLayers),
+      keyOf: (r) => r.id,
+      onMessage: opts.onDiscard,
+    })
+    : null;
   const t0 = performance.now();
   const results: CalibrationSampleResult[] = [];
   for (const sample of samples) {
@@ -115,9 +219,7 @@ export async function calibrateModel(
       prefillMs = measured.prefillMs;
       result = (await calibrate([{ id: sample.id, importance: measured.importance }], search))
         .samples[0];
-      if (opts.resumeFile) {
-        await Deno.writeTextFile(opts.resumeFile, JSON.stringify(result) + "\n", { append: true });
-      }
+      await done?.append(result);
     }
     results.push(result);
     opts.onProgress?.({
@@ -129,7 +231,7 @@ export async function calibrateModel(
       prefillMs,
     });
   }
-  return aggregateCalibration(results, search);
+  return { ...aggregateCalibration(results, search), dataHash: header.data };
 }
 
 /**
@@ -168,48 +270,6 @@ export function aggregateCalibration(
     },
     samples: [...samples],
   };
-}
-
-/**
- * Per-sample results of a resume file made with `header`'s settings, by sample id; null when
- * the file is missing, or unusable (then `onDiscard` says why and the caller restarts it).
- */
-async function readPartial(
-  path: string,
-  header: PartialHeader,
-  onDiscard?: (reason: string) => void,
-): Promise<Map<string, CalibrationSampleResult> | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    return null;
-  }
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  let head: Record<string, unknown>;
-  try {
-    head = JSON.parse(lines[0] ?? "null") ?? {};
-  } catch {
-    onDiscard?.(`${path}: unreadable header; starting over`);
-    return null;
-  }
-  const differing = (Object.keys(header) as (keyof PartialHeader)[]).filter((k) =>
-    head[k] !== header[k]
-  );
-  if (differing.length > 0) {
-    onDiscard?.(`${path} was made with another ${differing.join(", ")}; starting over`);
-    return null;
-  }
-  const done = new Map<string, CalibrationSampleResult>();
-  for (const line of lines.slice(1)) {
-    try {
-      const r = JSON.parse(line) as CalibrationSampleResult;
-      if (typeof r.id === "string" && Array.isArray(r.evictRatios)) done.set(r.id, r);
-    } catch {
-      // A line cut short by an interrupted run: that sample is simply redone.
-    }
-  }
-  return done;
 }
 
 /** Where {@link writeCalibration} puts the files. */
@@ -266,6 +326,6 @@ export async function writeCalibration(
   meta.sampleEvictRatios = result.samples.map((s) => ({ id: s.id, evictRatios: s.evictRatios }));
   meta.provenance = source.provenance;
   await Deno.mkdir(dirname(paths.configPath), { recursive: true });
-  await Deno.writeTextFile(paths.configPath, formatReferenceConfig(result.evictRatios));
-  await Deno.writeTextFile(paths.metaPath, JSON.stringify(meta, null, 2) + "\n");
+  await writeTextFileAtomic(paths.configPath, formatReferenceConfig(result.evictRatios));
+  await writeTextFileAtomic(paths.metaPath, JSON.stringify(meta, null, 2) + "\n");
 }

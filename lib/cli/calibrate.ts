@@ -8,12 +8,14 @@
 import { basename, resolve } from "node:path";
 import {
   calibrateModel,
+  calibrationDataHash,
   calibrationPaths,
   writeCalibration,
 } from "../calibration/calibrate_model.ts";
 import { chooseSamples, readCalibrationData } from "../prefix/calibration_data.ts";
 import { provenance } from "../provenance.ts";
 import { parseBudget } from "../recipes/budget.ts";
+import { checkOutputPath } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {
   MODEL_HELP,
@@ -83,11 +85,17 @@ export const command: Command = {
     const data = await readCalibrationData(a.data!, { imageDir: a["image-dir"] });
     const samples = chooseSamples(data, samplesWanted, seed);
     const paths = calibrationPaths(a.out!, modelName, budget.fraction);
+    // Before any work: every output can be written and every chosen sample's image read.
+    for (const path of [paths.configPath, paths.metaPath, paths.partialPath]) {
+      await checkOutputPath(path, { kind: "file", what: "--out" });
+    }
+    const dataHash = await calibrationDataHash(samples);
 
     const model = await modelFromFlags(a);
     try {
       const result = await calibrateModel(model, samples, {
         budget: budget.fraction,
+        dataHash,
         ...search,
         resumeFile: paths.partialPath,
         onDiscard: (reason) => console.error(`calibrate: ${reason}`),

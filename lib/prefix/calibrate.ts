@@ -60,6 +60,8 @@ export interface CalibrationResult {
   spread: { std: number[]; min: number[]; max: number[] };
   /** Per-sample results, in input order. */
   samples: CalibrationSampleResult[];
+  /** SHA-256 of the calibration data (ids, questions, image bytes) when calibrated on a model. */
+  dataHash?: string;
 }
 
 /**
@@ -150,6 +152,7 @@ export function calibrationMeta(
     tolerance: result.tolerance,
     numLayers: result.numLayers,
     dataset: provenance.dataset ?? null,
+    dataHash: result.dataHash ?? null,
     samples: result.samples.map((s) => ({
       id: s.id,
       promptLength: s.promptLength,

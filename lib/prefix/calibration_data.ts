@@ -8,8 +8,9 @@
  * @module
  */
 import { mulberry32 } from "../random.ts";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { InputError, parseJsonInput } from "../errors.ts";
+import { existsSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { fileError, InputError, parseJsonInput } from "../errors.ts";
 
 /** One calibration prompt. */
 export interface CalibrationPrompt {
@@ -84,6 +85,18 @@ function parseItem(item: unknown, i: number, source: string, imageDir: string): 
   return { id, question, image };
 }
 
+/**
+ * A hint for an image that is not where the data says: when a file of that name sits in an
+ * `images/` folder next to that place (the layout `scenes` writes: DIR/<split>.json with
+ * DIR/images/<id>.png), says to pass that folder as `--image-dir` (`imageDir`); else undefined.
+ */
+export function missingImageHint(image: string): string | undefined {
+  const candidate = join(dirname(image), "images", basename(image));
+  if (!existsSync(candidate)) return undefined;
+  return `it is in ${dirname(candidate)}/ (where \`scenes\` writes images): pass ` +
+    `--image-dir ${dirname(candidate)} (imageDir in the library)`;
+}
+
 function checkQuestion(text: string, where: string): string {
   const q = text.trim();
   if (q === "") throw new InputError(`${where}: the question is empty`);
@@ -99,7 +112,7 @@ export async function readCalibrationData(
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the calibration data (${(e as Error).message})`);
+    throw fileError(path, "read the calibration data", e, "check --data");
   }
   return parseCalibrationData(text, path, opts);
 }

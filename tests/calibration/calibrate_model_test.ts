@@ -4,7 +4,9 @@ import { calibrate } from "../../lib/prefix/calibrate.ts";
 import {
   aggregateCalibration,
   calibrateModel,
+  calibrationDataHash,
   calibrationPaths,
+  calibrationResumeHeader,
 } from "../../lib/calibration/calibrate_model.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
@@ -43,14 +45,10 @@ Deno.test("calibrateModel: resumes finished samples, restarts a file made with a
   const dir = await Deno.makeTempDir({ prefix: "calibrate_model_" });
   try {
     const resumeFile = join(dir, "x.partial.jsonl");
-    const header = {
-      kind: "prefixkv-calibration-partial",
-      fingerprint: model.fingerprint,
+    const samples = [{ id: "a", question: "x" }, { id: "b", question: "y" }];
+    const header = calibrationResumeHeader(model, await calibrationDataHash(samples), {
       budget: 0.5,
-      startSize: 1,
-      tolerance: 5,
-      maxIterations: 100,
-    };
+    });
     const done = [
       {
         id: "a",
@@ -74,10 +72,7 @@ Deno.test("calibrateModel: resumes finished samples, restarts a file made with a
       [header, ...done].map((x) => JSON.stringify(x)).join("\n") + '\n{"id": "c", "cut',
     );
     const seen: boolean[] = [];
-    const result = await calibrateModel(model, [{ id: "a", question: "x" }, {
-      id: "b",
-      question: "y",
-    }], {
+    const result = await calibrateModel(model, samples, {
       budget: 0.5,
       resumeFile,
       onProgress: (p) => seen.push(p.resumed),
