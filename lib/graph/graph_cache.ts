@@ -5,6 +5,13 @@
  * entry is built in a temporary directory and renamed into place when complete, so an
  * interrupted build is never taken for a cached one.
  *
+ * Every hit is verified before use: `meta.json` must parse and name the key, and each file
+ * must have the size and SHA-256 recorded there (the whole file up to 64 MiB; above that, its
+ * size plus 64 KiB samples at 64 evenly spaced offsets, so a checkpoint of many gigabytes is
+ * not reread on every load; damage between the samples of such a file goes unnoticed). A
+ * damaged entry (truncated, emptied, overwritten, or from a version without checksums) is
+ * moved aside and rebuilt, with a warning saying why ({@link CachedGraph.repaired}).
+ *
  * The key hashes the builder version, the graph kind and variant, and a fingerprint of the
  * checkpoint ({@link checkpointFingerprint}). The fingerprint is cheap but content-sensitive:
  * - the whole {@link ModelSpec} and every tensor's name, dtype and shape;
@@ -24,6 +31,7 @@ import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import type { ModelSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
+import { fileError } from "../errors.ts";
 import type { GraphBuilder } from "./onnx_builder.ts";
 
 /** Bumped when the cache layout or key changes. */
@@ -119,6 +127,8 @@ export interface GraphRequest {
 
 /** A graph on disk, with how it got there. */
 export interface CachedGraph {
+  /** Why the cached entry was unusable and got rebuilt (absent when it was fine or new). */
+  repaired?: string;
   /** Path of the `.onnx` file (load it by path: it may have external data). */
   modelPath: string;
   /** True when the entry already existed and nothing was built. */
@@ -145,17 +155,35 @@ export async function loadOrBuildGraph(
   })).digest("hex");
   const entry = join(cacheDir, `${request.kind}-${request.variant}-${key.slice(0, 16)}`);
   const modelPath = join(entry, "model.onnx");
-  if (await isFile(join(entry, "meta.json"))) {
-    return { modelPath, cached: true, buildMs: 0, writeMs: 0, key };
+  let repaired: string | undefined;
+  if (await exists(entry)) {
+    repaired = await entryProblem(entry, key);
+    if (repaired === undefined) return { modelPath, cached: true, buildMs: 0, writeMs: 0, key };
+    console.warn(`prefixkv: graph cache entry ${entry} is damaged (${repaired}); rebuilding it`);
+    await discard(cacheDir, entry);
   }
 
   const t0 = performance.now();
   const graph = request.build();
   const t1 = performance.now();
-  await Deno.mkdir(cacheDir, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: `.building-${basename(entry)}-` });
+  let tmp: string;
+  try {
+    await Deno.mkdir(cacheDir, { recursive: true });
+    tmp = await Deno.makeTempDir({ dir: cacheDir, prefix: `.building-${basename(entry)}-` });
+  } catch (err) {
+    throw fileError(
+      cacheDir,
+      "write the graph cache",
+      err,
+      "choose another cache folder (--cache-dir)",
+    );
+  }
   try {
     const saved = await graph.save(join(tmp, "model.onnx"));
+    const files: Record<string, FileCheck> = {
+      "model.onnx": await fileCheck(saved.modelPath),
+    };
+    if (saved.dataPath) files[basename(saved.dataPath)] = await fileCheck(saved.dataPath);
     const meta = {
       key,
       kind: request.kind,
@@ -168,6 +196,7 @@ export async function loadOrBuildGraph(
       dataBytes: saved.dataBytes,
       buildMs: t1 - t0,
       created: new Date().toISOString(),
+      files,
     };
     await Deno.writeTextFile(join(tmp, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
     try {
@@ -181,12 +210,97 @@ export async function loadOrBuildGraph(
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;
   }
-  return { modelPath, cached: false, buildMs: t1 - t0, writeMs: performance.now() - t1, key };
+  return {
+    modelPath,
+    cached: false,
+    buildMs: t1 - t0,
+    writeMs: performance.now() - t1,
+    key,
+    ...(repaired !== undefined && { repaired }),
+  };
+}
+
+/** A cache file's size and SHA-256 (whole, or sampled for big files: see the module docs). */
+interface FileCheck {
+  bytes: number;
+  sha256: string;
+  sampled: boolean;
+}
+
+/** Files up to this size are hashed whole. */
+const WHOLE_HASH_BYTES = 64 * 1024 * 1024;
+/** Samples hashed of a bigger file. */
+const HASH_SAMPLES = 64;
+
+async function fileCheck(path: string): Promise<FileCheck> {
+  using file = await Deno.open(path, { read: true });
+  const bytes = (await file.stat()).size;
+  const hash = createHash("sha256");
+  const sampled = bytes > WHOLE_HASH_BYTES;
+  if (!sampled) hash.update(await readAt(file, 0, bytes));
+  else {
+    for (let i = 0; i < HASH_SAMPLES; i++) {
+      const at = Math.floor(((bytes - SAMPLE_BYTES) * i) / (HASH_SAMPLES - 1));
+      hash.update(await readAt(file, at, SAMPLE_BYTES));
+    }
+  }
+  return { bytes, sha256: hash.digest("hex"), sampled };
+}
+
+/** Why the entry at `entry` cannot be used for `key`, or undefined when it is sound. */
+async function entryProblem(entry: string, key: string): Promise<string | undefined> {
+  let meta: { key?: unknown; files?: Record<string, FileCheck> };
+  try {
+    meta = JSON.parse(await Deno.readTextFile(join(entry, "meta.json")));
+  } catch (err) {
+    return (err as { code?: string }).code === "ENOENT"
+      ? "meta.json is missing"
+      : "meta.json is unreadable";
+  }
+  if (meta?.key !== key) return "meta.json names another key";
+  if (!meta.files || typeof meta.files !== "object" || !meta.files["model.onnx"]) {
+    return "meta.json has no checksums (an older cache version)";
+  }
+  for (const [name, want] of Object.entries(meta.files)) {
+    let got: FileCheck;
+    try {
+      got = await fileCheck(join(entry, name));
+    } catch {
+      return `${name} is missing`;
+    }
+    if (got.bytes !== want.bytes) {
+      return `${name} has ${got.bytes} bytes, meta.json says ${want.bytes}`;
+    }
+    if (got.sha256 !== want.sha256) return `${name}'s content does not match its checksum`;
+  }
+  return undefined;
+}
+
+/** Moves a damaged entry out of the way (atomically) and deletes it. */
+async function discard(cacheDir: string, entry: string): Promise<void> {
+  const aside = join(cacheDir, `.damaged-${basename(entry)}-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.rename(entry, aside);
+  } catch (err) {
+    // Another process got there first; anything else is a real problem.
+    if ((err as { code?: string }).code === "ENOENT") return;
+    throw fileError(entry, "replace the damaged graph cache entry", err, `delete ${entry}`);
+  }
+  await Deno.remove(aside, { recursive: true }).catch(() => {});
 }
 
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
   } catch {
     return false;
   }
