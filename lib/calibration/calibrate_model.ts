@@ -85,6 +85,7 @@ export interface CalibrationResumeHeader {
   tolerance: number;
   /** Bisection cap. */
   maxIterations: number;
+  /** Header fields are flat JSON values (what {@link ResumeLog} compares). */
   [field: string]: string | number;
 }
 
