@@ -86,3 +86,12 @@ export function isFileSystemError(err: unknown): boolean {
   return (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
     (err as Error)?.name === "NotCapable";
 }
+
+/**
+ * A model produced NaN or ±Inf (logits, attention importance, keys or values): its weights or
+ * inputs hold non-finite values, or a computation overflowed. The message says where.
+ */
+export class NumericError extends Error {
+  /** Always `"NumericError"`; printed before the message. */
+  override name = "NumericError";
+}

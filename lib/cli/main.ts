@@ -38,7 +38,8 @@ async function overview(): Promise<string> {
  */
 export function errorReport(err: unknown): string {
   const e = err as Error;
-  if (e?.name === "UsageError" || e?.name === "CheckpointError" || e?.name === "InputError") {
+  const known = ["UsageError", "CheckpointError", "InputError", "NumericError"];
+  if (known.includes(e?.name)) {
     return e.message;
   }
   if (isFileSystemError(err)) return `${e.message} (${fileProblem(err)})`;

@@ -33,6 +33,7 @@ import {
   LLAMA_GRAPH_VERSION,
   llamaNames,
 } from "../graph/llama_graph.ts";
+import { checkFiniteRun } from "./finite.ts";
 import { KvCache } from "./kv_cache.ts";
 import {
   assertDeviceAvailable,
@@ -450,6 +451,7 @@ export class Model {
       if (attention === "matrices") fetches.push(llamaNames.attention(l));
     }
     const out = await session.run(feeds, fetches);
+    checkFiniteRun(embeds, out, { numLayers: t.numLayers, position, rows });
     const cachePositions = positions.map((p) => p - position + cachePosition);
     for (let l = 0; l < t.numLayers; l++) {
       cache.append(
