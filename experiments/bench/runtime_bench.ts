@@ -12,7 +12,7 @@
  * @module
  */
 import { prefixSearch } from "../../lib/prefix/search.ts";
-import { createRecipe } from "../../lib/recipes/registry.ts";
+import { createRecipe } from "../../lib/recipes/mod.ts";
 import type { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { randomLlama } from "./random_llama.ts";

@@ -7,7 +7,7 @@
  */
 import { analyzePrompt, writePromptAnalysis } from "../analysis/prompt_analysis.ts";
 import { provenance } from "../provenance.ts";
-import { parseBudget } from "../recipes/budget.ts";
+import { parseBudget } from "../prefix/budget.ts";
 import { LIMITS } from "../limits.ts";
 import { checkOutputPath } from "../output_path.ts";
 import type { Command } from "./command.ts";

@@ -14,7 +14,7 @@ import {
 } from "../calibration/calibrate_model.ts";
 import { chooseSamples, readCalibrationData } from "../prefix/calibration_data.ts";
 import { provenance } from "../provenance.ts";
-import { parseBudget } from "../recipes/budget.ts";
+import { parseBudget } from "../prefix/budget.ts";
 import { checkOutputPath } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {

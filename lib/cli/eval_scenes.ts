@@ -22,7 +22,8 @@ import {
   numberFlag,
   parseFlags,
 } from "./flags.ts";
-import { POLICY_HELP, POLICY_OPTIONS, policyArgsFromFlags, recipeFromArgs } from "./recipes.ts";
+import { recipeFromArgs } from "../recipes/from_args.ts";
+import { RECIPE_OPTIONS, recipeArgsFromFlags, recipeHelp } from "./recipes.ts";
 
 const HELP = `Usage: deno task prefixkv eval-scenes [--model DIR] [options]
 
@@ -44,7 +45,7 @@ Options:
 
 ${MODEL_HELP}
 
-${POLICY_HELP}`;
+${recipeHelp()}`;
 
 /** Options of the command as parsed (strings until validated). */
 export const OPTIONS = {
@@ -56,7 +57,7 @@ export const OPTIONS = {
   samples: { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
-  ...POLICY_OPTIONS,
+  ...RECIPE_OPTIONS,
 } as const;
 
 /** An integer flag with a default. */
@@ -103,8 +104,8 @@ export const command: Command = {
     const maxNewTokens = integer("max-new-tokens", a["max-new-tokens"], SCENE_MAX_NEW_TOKENS, 1);
     const sampleCount = integer("samples", a.samples, 10, 0);
     const modelDir = modelSettings(a).dir; // also checks the model flags
-    const policyArgs = policyArgsFromFlags(a);
-    recipeFromArgs(policyArgs); // a bad --method/--budget fails before the model loads
+    // Bad recipe flags fail before the model loads.
+    const { recipe, budget } = recipeFromArgs(recipeArgsFromFlags(a));
     // The result file is checked now, not found unwritable after the whole evaluation.
     if (a.out !== undefined) await checkOutputPath(a.out, { kind: "file", what: "--out" });
 
@@ -116,7 +117,8 @@ export const command: Command = {
         split: a.split,
         count,
         seed,
-        policyArgs,
+        recipe,
+        budget,
         maxNewTokens,
         sampleCount,
         provenanceArgs: { command: "eval-scenes", args, model: modelDir },

@@ -5,7 +5,8 @@
  * @module
  */
 import { readReferenceConfig } from "../prefix/config.ts";
-import { retentionReport } from "../recipes/report.ts";
+import { recipeFromArgs } from "../recipes/from_args.ts";
+import { decisionSummary, retentionReport } from "../recipes/report.ts";
 import type { CachePolicy } from "../runtime/cache_policy.ts";
 import { chatPrompt, imagePixels } from "../runtime/chat_prompt.ts";
 import { generate, type PositionMode } from "../runtime/generate.ts";
@@ -21,13 +22,7 @@ import {
   numberFlag,
   parseFlags,
 } from "./flags.ts";
-import {
-  POLICY_HELP,
-  POLICY_OPTIONS,
-  policyArgsFromFlags,
-  policyFromArgs,
-  recipeFromArgs,
-} from "./recipes.ts";
+import { RECIPE_OPTIONS, recipeArgsFromFlags, recipeHelp } from "./recipes.ts";
 
 const HELP =
   `Usage: deno task prefixkv generate [--model DIR] (--prompt TEXT | --input-ids IDS) [options]
@@ -49,16 +44,16 @@ Options:
                               paper (layer 0's cache length, as the PrefixKV code does)
   --json                      print one JSON object: ids (generated only), text, promptLength,
                               stoppedAtEos, timings {prefillMs, decodeMsPerToken, ...},
-                              method, budget, fraction, cacheLengthsAfterPrefill,
+                              method, budget, fraction, allocation, cacheLengthsAfterPrefill,
                               entriesHeldAfterPrefill, bytesHeldAfterPrefill, cacheLengths,
-                              entriesHeld, bytesHeld (at the end), positionMode, prefixkv {mode,
-                              p, kept, ...} for PrefixKV allocations, device, graphCachePath,
-                              graphLoads
+                              entriesHeld, bytesHeld (at the end), positionMode, the
+                              allocation's decision sections (prefixkv {mode, p, kept, ...} for
+                              PrefixKV allocations), device, graphCachePath, graphLoads
   -h, --help                  this text
 
 ${MODEL_HELP}
 
-${POLICY_HELP}`;
+${recipeHelp()}`;
 
 /** Options of the command as parsed (strings until validated). */
 export const OPTIONS = {
@@ -70,7 +65,7 @@ export const OPTIONS = {
   "max-new-tokens": { type: "string" },
   "position-mode": { type: "string" },
   json: { type: "boolean" },
-  ...POLICY_OPTIONS,
+  ...RECIPE_OPTIONS,
 } as const;
 
 /** Parsed option values (see {@link OPTIONS}). */
@@ -82,16 +77,12 @@ export type GenerateArgs = FlagValues<typeof OPTIONS>;
  * offline `--conf` is checked against the model's layer count here, before any prefill.
  */
 export async function buildPolicy(args: GenerateArgs, model: Model): Promise<CachePolicy> {
-  const policyArgs = policyArgsFromFlags(args);
-  if (typeof policyArgs.conf === "string") {
-    await readReferenceConfig(policyArgs.conf, model.spec.text.numLayers);
+  const recipeArgs = recipeArgsFromFlags(args);
+  if (typeof recipeArgs.conf === "string") {
+    await readReferenceConfig(recipeArgs.conf, model.spec.text.numLayers);
   }
-  return policyFromArgs(policyArgs);
-}
-
-/** A numeric flag for reports; validation happened when the recipe was built. */
-function optionalNumber(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Number(value);
+  const { recipe, budget } = recipeFromArgs(recipeArgs);
+  return recipe.policy(budget);
 }
 
 /** Parses `--input-ids` ("1,2,3"). */
@@ -130,8 +121,7 @@ export const command: Command = {
     const maxNewTokens =
       numberFlag("max-new-tokens", a["max-new-tokens"], { integer: true, min: 1 }) ?? 64;
 
-    const policyArgs = policyArgsFromFlags(a);
-    recipeFromArgs(policyArgs); // bad --method/--budget fail before the model loads
+    const { recipe } = recipeFromArgs(recipeArgsFromFlags(a)); // bad flags fail before loading
 
     const model = await modelFromFlags(a);
     try {
@@ -144,23 +134,21 @@ export const command: Command = {
         positionMode,
       });
       const prefill = observed.afterPrefillSnapshot;
-      const retention = retentionReport(policyArgs.method, policy, prefill, {
-        startSize: optionalNumber(a["start-size"]),
-        tolerance: optionalNumber(a.tolerance),
-        maxIterations: optionalNumber(a["max-iterations"]),
-      });
+      const retention = retentionReport(recipe.name, policy, prefill);
       const entriesHeld = result.cacheLengths.reduce((s, x) => s + x, 0);
       if (a.json) {
+        const { method, budget, fraction, kept: _kept, allocation, ...sections } = retention;
         console.log(JSON.stringify({
           ...result,
-          method: retention.method,
-          budget: retention.budget,
-          fraction: retention.fraction,
+          method,
+          budget,
+          fraction,
+          allocation,
           cacheLengthsAfterPrefill: prefill?.lengths ?? null,
           entriesHeldAfterPrefill: prefill?.entriesHeld ?? null,
           bytesHeldAfterPrefill: prefill?.bytesHeld ?? null,
           entriesHeld,
-          ...(retention.prefixkv && { prefixkv: retention.prefixkv }),
+          ...sections,
           device: model.device,
           graphCachePath: model.graphCachePath,
           graphLoads: model.graphLoads,
@@ -168,11 +156,11 @@ export const command: Command = {
       } else {
         console.log(result.text);
         const t = result.timings;
-        const p = retention.prefixkv?.p;
+        const decided = decisionSummary(retention);
         console.error(
           `[${result.ids.length} tokens, prompt ${result.promptLength}; prefill ` +
             `${t.prefillMs.toFixed(1)} ms, decode ${t.decodeMsPerToken.toFixed(2)} ms/token; ` +
-            `${retention.method}@${retention.budget}${p != null ? ` p=${p.toFixed(4)}` : ""}; ` +
+            `${retention.method}@${retention.budget}${decided ? ` ${decided}` : ""}; ` +
             `cache ${entriesHeld} entries, ${result.bytesHeld} bytes; positions ${positionMode}]`,
         );
       }

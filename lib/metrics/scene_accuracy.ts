@@ -20,7 +20,10 @@ import type { Scene } from "../data/scenes/generator.ts";
 import { answersMatch, type DescriptionScore, scoreDescription } from "../data/scenes/parser.ts";
 import { InputError } from "../errors.ts";
 import { type Provenance, provenance } from "../provenance.ts";
-import { type PolicyArgs, recipeFromArgs } from "../recipes/from_args.ts";
+import { type Budget, budgetLabel } from "../prefix/budget.ts";
+import { createRecipe } from "../recipes/config.ts";
+import type { RecipeConfig } from "../recipes/method.ts";
+import type { Recipe } from "../recipes/recipe.ts";
 import { chatPrompt } from "../runtime/chat_prompt.ts";
 import { generate, type PositionMode } from "../runtime/generate.ts";
 import type { Model } from "../runtime/model.ts";
@@ -121,6 +124,10 @@ export interface SceneAccuracy extends SceneScores {
     positionMode: PositionMode;
     /** Recipe label, e.g. `full@100%` or `snapkv@20%`. */
     recipe: string;
+    /** The recipe's canonical config (null for a composition no method describes). */
+    recipeConfig: RecipeConfig | null;
+    /** The budget it ran at. */
+    budget: Budget;
   };
   /** Wall-clock seconds of the whole evaluation and scenes per second. */
   timing: { seconds: number; scenesPerSecond: number; generatedTokens: number };
@@ -149,12 +156,10 @@ export interface SceneEvalOptions {
   count?: number;
   /** Base seed (default {@link SCENE_TEST_SEED}). */
   seed?: number;
-  /** Registered retention recipe (default `full`: no compression). */
-  method?: string;
-  /** Kept fraction for `method`: 0.2 or "20%". */
-  budget?: number | string;
-  /** Full recipe arguments (offline config, window…); overrides `method` and `budget`. */
-  policyArgs?: PolicyArgs;
+  /** Retention recipe (default: `full`, no compression), e.g. `createRecipe("snapkv")`. */
+  recipe?: Recipe;
+  /** Budget the recipe runs at (default: the recipe's own, e.g. 100 % for `full`). */
+  budget?: Budget;
   /** Most new tokens per answer (default {@link SCENE_MAX_NEW_TOKENS}). */
   maxNewTokens?: number;
   /** RoPE positions of decoded tokens (default `absolute`). */
@@ -305,10 +310,14 @@ export async function evaluateScenes(
   if (!model.source.tokenizer) {
     throw new InputError(`scene evaluation needs the checkpoint's tokenizer; this model has none`);
   }
-  const resolved = recipeFromArgs(
-    opts.policyArgs ?? { method: opts.method ?? "full", budget: opts.budget },
-  );
-  const policy = resolved.recipe.policy(resolved.budget);
+  const recipe = opts.recipe ?? createRecipe("full");
+  const budget = opts.budget ?? recipe.defaultBudget;
+  if (!budget) {
+    throw new InputError(
+      `scene evaluation: recipe ${recipe.name} needs a budget, e.g. { fraction: 0.2 }`,
+    );
+  }
+  const policy = recipe.policy(budget);
 
   const data = generateSplit(split, count, seed);
   const recordsByScene = new Map<string, ConversationRecord[]>();
@@ -341,11 +350,22 @@ export async function evaluateScenes(
   }
   const seconds = (performance.now() - t0) / 1000;
 
-  const { onProgress: _cb, ...plainOptions } = opts;
+  const { onProgress: _cb, recipe: _recipe, ...plainOptions } = opts;
   return {
     ...tally.scores(),
-    setup: { split, seed, count, maxNewTokens, positionMode, recipe: resolved.label },
+    setup: {
+      split,
+      seed,
+      count,
+      maxNewTokens,
+      positionMode,
+      recipe: `${recipe.name}@${budgetLabel(budget)}`,
+      recipeConfig: recipe.config ?? null,
+      budget,
+    },
     timing: { seconds, scenesPerSecond: ratio(count, seconds), generatedTokens },
-    provenance: await provenance(opts.provenanceArgs ?? plainOptions),
+    provenance: await provenance(
+      opts.provenanceArgs ?? { ...plainOptions, recipe: recipe.config ?? recipe.describeParts() },
+    ),
   };
 }

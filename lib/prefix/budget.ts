@@ -1,22 +1,108 @@
 /**
- * Budget conventions and the few Python behaviours the reference implementation relies on.
+ * Budgets, the one module that defines them, and the few Python behaviours the reference
+ * implementation relies on.
  *
  * Everywhere in this library a *budget* is the fraction of KV entries **kept** (the paper's
- * "X% budget"). The reference code's `ratio` is the fraction **evicted** (ρ = 1 − budget); it
- * appears only where reference files are named, read or written ({@link evictRatioOf}).
+ * "X% budget"), counted over all layers, or, as an alternative, a token count: entries kept
+ * per layer on average. The reference code's `ratio` is the fraction **evicted**
+ * (ρ = 1 − budget); it appears only where reference files are named, read or written
+ * ({@link evictRatioOf}).
+ *
+ * After prefill a recipe keeps `fraction · N · L` entries in total (within one per layer);
+ * during decoding each layer keeps the same fraction of the tokens seen so far.
  *
  * @module
  */
 import { InputError } from "../errors.ts";
 
-/** Throws unless `budget` is a number in (0, 1]. */
-export function checkBudget(budget: number, what = "budget"): void {
+/** A retention budget: a kept fraction in (0, 1], or kept entries per layer (≥ 1). */
+export type Budget = { readonly fraction: number } | { readonly tokens: number };
+
+/**
+ * Throws unless `budget` is a kept fraction in (0, 1]. `asPercent` says the user wrote it as
+ * a percentage (so 150% gets no "did you mean 1.5%?").
+ */
+export function checkBudget(budget: number, what = "budget", asPercent = false): void {
   if (typeof budget !== "number" || !Number.isFinite(budget) || budget <= 0 || budget > 1) {
+    const hint = !asPercent && budget > 1 && budget <= 100
+      ? ` (did you mean ${budget / 100}, i.e. ${budget}%?)`
+      : budget > 1
+      ? " (a budget cannot keep more than the whole cache)"
+      : "";
     throw new InputError(
-      `${what} must be the fraction of KV kept, in (0, 1]; got ${budget}` +
-        ` (the reference's --ratio is the fraction evicted: budget = 1 − ratio)`,
+      `${what}: the kept fraction must be in (0, 1], got ` +
+        `${asPercent ? `${+(budget * 100).toFixed(6)}%` : budget}${hint}. Use 0.2 or "20%" ` +
+        `for a 20% budget (the reference's --ratio is the fraction evicted: budget = 1 − ratio)`,
     );
   }
+}
+
+/** Checks a budget and returns it unchanged; throws {@link InputError} when unusable. */
+export function checkRecipeBudget(budget: Budget): Budget {
+  if (typeof budget !== "object" || budget === null) {
+    throw new InputError("budget: give either { fraction } (kept fraction) or { tokens }");
+  }
+  if ("fraction" in budget) {
+    checkBudget(budget.fraction);
+  } else if ("tokens" in budget) {
+    const t = budget.tokens;
+    if (!Number.isInteger(t) || t < 1) {
+      throw new InputError(
+        `budget: the token budget (entries kept per layer) must be a positive integer, got ${t}`,
+      );
+    }
+  } else {
+    throw new InputError("budget: give either a kept fraction or a token count");
+  }
+  return budget;
+}
+
+/**
+ * Parses a budget given as a number or a string such as `"0.2"` or `"20%"` (kept fraction), or
+ * a token count. Exactly one of `budget` and `tokens` must be given.
+ *
+ * @example
+ * ```ts
+ * import { parseBudget } from "./budget.ts";
+ * parseBudget("20%"); // { fraction: 0.2 }
+ * parseBudget(undefined, "64"); // { tokens: 64 }
+ * ```
+ */
+export function parseBudget(budget?: number | string, tokens?: number | string): Budget {
+  if (budget !== undefined && tokens !== undefined) {
+    throw new InputError("budget: give either --budget (a kept fraction) or --tokens, not both");
+  }
+  if (tokens !== undefined) {
+    const t = typeof tokens === "number" ? tokens : Number(tokens.trim());
+    return checkRecipeBudget({ tokens: t });
+  }
+  if (budget === undefined) {
+    throw new InputError(
+      'budget: missing; give --budget (kept fraction, e.g. 0.2 or "20%") or --tokens',
+    );
+  }
+  if (typeof budget === "number") return checkRecipeBudget({ fraction: budget });
+  const s = budget.trim();
+  const percent = s.endsWith("%");
+  const f = percent ? Number(s.slice(0, -1)) / 100 : Number(s);
+  if (s === "" || s === "%" || Number.isNaN(f)) {
+    throw new InputError(`budget: "${budget}" is not a number; use e.g. 0.2 or "20%"`);
+  }
+  checkBudget(f, "budget", percent);
+  return { fraction: f };
+}
+
+/** The kept fraction a budget means for a prompt of `promptLength` entries per layer. */
+export function keptFraction(budget: Budget, promptLength: number): number {
+  checkRecipeBudget(budget);
+  if ("fraction" in budget) return budget.fraction;
+  return Math.min(1, budget.tokens / promptLength);
+}
+
+/** A short label: `"20%"` or `"64 tokens"`. */
+export function budgetLabel(budget: Budget): string {
+  if ("fraction" in budget) return `${+(budget.fraction * 100).toFixed(4)}%`;
+  return `${budget.tokens} tokens`;
 }
 
 /**

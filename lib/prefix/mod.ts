@@ -1,6 +1,6 @@
 /**
  * PrefixKV: global prefix search, prefill selection, fixed-distance decode eviction, reference
- * configs, offline calibration and the cache policy.
+ * configs and offline calibration (the cache policy is the `prefixkv` recipe).
  *
  * @module
  */
@@ -10,5 +10,4 @@ export * from "./select.ts";
 export * from "./fixed_distance.ts";
 export * from "./config.ts";
 export * from "./calibrate.ts";
-export * from "./policy.ts";
 export * from "./calibration_data.ts";

@@ -12,8 +12,8 @@ import type {
   PrefillInfo,
   StepInfo,
 } from "../runtime/cache_policy.ts";
-import { type Budget, budgetLabel, keptFraction } from "./budget.ts";
-import type { DecodeRun, RecipeParts } from "./recipe.ts";
+import { type Budget, budgetLabel, keptFraction } from "../prefix/budget.ts";
+import type { DecisionSections, DecodeRun, RecipeParts } from "./recipe.ts";
 
 /** What the last prefill decided, for reports and tests. */
 export interface PrefillDecision {
@@ -23,6 +23,13 @@ export interface PrefillDecision {
   fraction: number;
   /** Entries each layer kept. */
   kept: Int32Array;
+  /** Name of the allocation part that decided the counts. */
+  allocation: string;
+  /**
+   * What the allocation decided beyond the counts, keyed by section (PrefixKV: `prefixkv`
+   * with p, iterations and convergence, or an offline config's source and ratios).
+   */
+  sections: DecisionSections;
 }
 
 /** A {@link CachePolicy} made of recipe parts and a budget. */
@@ -62,7 +69,7 @@ export class ComposedPolicy implements CachePolicy {
           }`,
       );
     }
-    const kept = allocation.allocate({
+    const result = allocation.allocate({
       promptLength: n,
       numLayers: layers,
       fraction,
@@ -70,6 +77,7 @@ export class ComposedPolicy implements CachePolicy {
       minKeep,
       protectedPositions: selection.protectedPositions(n, minKeep),
     });
+    const kept = result.kept;
     if (kept.length !== layers) {
       throw new Error(`allocation ${allocation.name}: ${kept.length} counts for ${layers} layers`);
     }
@@ -98,9 +106,15 @@ export class ComposedPolicy implements CachePolicy {
         if (count < n) cache.merge(l, plan.anchors, plan.assignment);
       }
     }
-    this.#decision = { promptLength: n, fraction, kept };
-    const evictRatios = allocation.decodeEvictRatios
-      ? [...allocation.decodeEvictRatios]
+    this.#decision = {
+      promptLength: n,
+      fraction,
+      kept,
+      allocation: allocation.name,
+      sections: result.sections ?? {},
+    };
+    const evictRatios = result.evictRatios
+      ? [...result.evictRatios]
       : Array.from(kept, (k) => (n - k) / n);
     this.#run = decode.start({ cache, promptLength: n, kept, evictRatios, entryScores });
   }

@@ -1,47 +1,27 @@
 /**
- * Recipes from loosely typed arguments (CLI flags, experiment configs): the bridge the
- * `generate` command and the experiments runner call.
+ * A recipe and the budget it runs at, from loose arguments: `{ method, budget | tokens,
+ * ...options }` where options are plain data checked by the method's schema. The CLI's
+ * `generate` and `eval-scenes` and the experiments call it, so a missing method, a budget that
+ * the recipe would ignore or a missing budget fail the same way everywhere.
  *
  * @module
  */
 import { InputError } from "../errors.ts";
-import { parseReferenceConfig } from "../prefix/config.ts";
-import { type Budget, budgetLabel, parseBudget } from "./budget.ts";
+import { type Budget, budgetLabel, parseBudget } from "../prefix/budget.ts";
 import type { ComposedPolicy } from "./composed_policy.ts";
-import { configBudget } from "./allocation/offline_config.ts";
-import type { RecipeOptions } from "./definition.ts";
+import { recipeFromConfig } from "./config.ts";
 import type { Recipe } from "./recipe.ts";
-import { createRecipe, recipeDefinition } from "./registry.ts";
+import { listRecipes, recipeMethod } from "./registry.ts";
 
-/** Arguments of {@link policyFromArgs}; numbers may come as strings (CLI flags). */
-export interface PolicyArgs {
-  /** Registered recipe name, e.g. `"prefixkv"`. */
-  method: string;
+/** Arguments of {@link recipeFromArgs}: a recipe config with an optional budget. */
+export type RecipeArgs = {
+  /** Registered recipe name, e.g. `"prefixkv"`; omitted means `full` (and then no budget). */
+  method?: string;
   /** Kept fraction: 0.2, "0.2" or "20%". Optional for `full` and with an offline `conf`. */
   budget?: number | string;
   /** Alternative to `budget`: entries kept per layer on average. */
   tokens?: number | string;
-  /** PrefixKV offline config: a file path (reference format) or the per-layer ratios. */
-  conf?: string | ArrayLike<number>;
-  /** PrefixKV: search on every prompt (default when no `conf`). */
-  online?: boolean;
-  /** Leading positions always kept (default 1). */
-  startSize?: number | string;
-  /** Fixed-distance decode offset from K_l (default −25); > 0 is an absolute index. */
-  distance?: number | string;
-  /** SnapKV observation window (default 32). */
-  window?: number | string;
-  /** SnapKV pooling kernel width (default 5). */
-  kernel?: number | string;
-  /** SnapKV pooling kind: `"max"` (default) or `"avg"`. */
-  pooling?: string;
-  /** PyramidKV slope β (default 20). */
-  beta?: number | string;
-  /** PrefixKV online search tolerance in tokens over all layers (default 5). */
-  tolerance?: number | string;
-  /** PrefixKV online search iteration cap (default 100). */
-  maxIterations?: number | string;
-}
+} & Record<string, unknown>;
 
 /** A recipe with the budget it runs at. */
 export interface ResolvedRecipe {
@@ -53,60 +33,61 @@ export interface ResolvedRecipe {
   label: string;
 }
 
-function num(name: string, v: number | string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = typeof v === "number" ? v : Number(v.trim());
-  if (typeof v === "string" && (v.trim() === "" || Number.isNaN(x))) {
-    throw new InputError(`--${name}: "${v}" is not a number`);
-  }
-  return x;
+function compressing(): string {
+  return listRecipes().filter((m) => m.compresses).map((m) => m.name).join(", ");
 }
 
-function readConf(conf: string | ArrayLike<number>): { ratios: number[]; source: string } {
-  if (typeof conf !== "string") return { ratios: Array.from(conf), source: "PrefixKV config" };
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(conf);
-  } catch (e) {
-    throw new InputError(`${conf}: cannot read the PrefixKV config (${(e as Error).message})`);
+/**
+ * Resolves arguments to a checked recipe and budget; throws {@link InputError} on bad input.
+ * A budget without a method, or a budget below 100 % for a recipe that keeps everything, is
+ * an error rather than a run that silently keeps the full cache.
+ *
+ * @example
+ * ```ts
+ * import { recipeFromArgs } from "./mod.ts";
+ * const { recipe, budget, label } = recipeFromArgs({ method: "snapkv", budget: "20%", window: 8 });
+ * console.log(label); // snapkv@20%
+ * ```
+ */
+export function recipeFromArgs(args: RecipeArgs): ResolvedRecipe {
+  const { method, budget: fraction, tokens, ...options } = args;
+  const budgetGiven = fraction !== undefined || tokens !== undefined;
+  if (method === undefined) {
+    const given = [
+      ...(fraction !== undefined ? [`budget ${fraction}`] : []),
+      ...(tokens !== undefined ? [`tokens ${tokens}`] : []),
+      ...Object.keys(options).filter((k) => options[k] !== undefined),
+    ];
+    if (given.length > 0) {
+      throw new InputError(
+        `${given.join(", ")} given without a method: nothing would be compressed. Name the ` +
+          `recipe, e.g. --method prefixkv (compressing recipes: ${compressing()}; see ` +
+          `\`deno task prefixkv recipes\`)`,
+      );
+    }
   }
-  return { ratios: parseReferenceConfig(text, conf), source: conf };
-}
-
-/** Resolves arguments to a checked recipe and budget; throws {@link InputError} on bad input. */
-export function recipeFromArgs(args: PolicyArgs): ResolvedRecipe {
-  if (!args.method) throw new InputError("--method: missing; see `deno task prefixkv recipes`");
-  const def = recipeDefinition(args.method);
-  const conf = args.conf === undefined ? undefined : readConf(args.conf);
-  const pooling = args.pooling;
-  if (pooling !== undefined && pooling !== "max" && pooling !== "avg") {
-    throw new InputError(`--pooling must be "max" or "avg", got "${pooling}"`);
-  }
-  const options: RecipeOptions = {
-    startSize: num("start-size", args.startSize),
-    distance: num("distance", args.distance),
-    window: num("window", args.window),
-    kernel: num("kernel", args.kernel),
-    pooling,
-    beta: num("beta", args.beta),
-    conf: conf?.ratios,
-    confSource: conf?.source,
-    online: args.online || undefined,
-    tolerance: num("tolerance", args.tolerance),
-    maxIterations: num("max-iterations", args.maxIterations),
-  };
+  if (method === "") throw new InputError("--method: empty; see `deno task prefixkv recipes`");
+  const recipe = recipeFromConfig({ ...options, method: method ?? "full" });
   let budget: Budget;
-  if (args.budget === undefined && args.tokens === undefined && (conf || !def.compresses)) {
-    budget = { fraction: conf ? configBudget(conf.ratios) : 1 };
+  if (budgetGiven) {
+    budget = parseBudget(fraction, tokens);
+    if (!recipeMethod(recipe.name).compresses && !("fraction" in budget && budget.fraction === 1)) {
+      throw new InputError(
+        `recipe ${recipe.name} keeps the whole cache and takes no budget; drop ` +
+          `${tokens !== undefined ? "--tokens" : "--budget"} or choose a compressing recipe ` +
+          `(${compressing()})`,
+      );
+    }
+  } else if (recipe.defaultBudget) {
+    budget = recipe.defaultBudget;
   } else {
-    budget = parseBudget(args.budget, args.tokens);
+    budget = parseBudget(undefined, undefined); // throws: budget missing
   }
-  const recipe = createRecipe(def.name, options);
-  return { recipe, budget, label: `${def.name}@${budgetLabel(budget)}` };
+  return { recipe, budget, label: `${recipe.name}@${budgetLabel(budget)}` };
 }
 
 /** The cache policy for `args`, ready for the runtime's generate loop. */
-export function policyFromArgs(args: PolicyArgs): ComposedPolicy {
+export function policyFromArgs(args: RecipeArgs): ComposedPolicy {
   const { recipe, budget } = recipeFromArgs(args);
   return recipe.policy(budget) as ComposedPolicy;
 }

@@ -1,35 +1,87 @@
 /**
  * KV retention recipes behind one interface: scorer, allocation, selection and decode policy
- * composed into a cache policy, looked up by name from a registry.
+ * composed into a cache policy. Methods are one file each (`methods/`), looked up by name from
+ * a registry and built from plain data with {@link recipeFromConfig}.
  *
  * @module
  */
-export * from "./budget.ts";
-export * from "./recipe.ts";
-export * from "./composed_policy.ts";
-export * from "./definition.ts";
-export * from "./registry.ts";
-export * from "./from_args.ts";
-export { BUILTIN_RECIPES } from "./builtin.ts";
-export { apportion, argMin, topK } from "./ranking.ts";
+export {
+  type Allocation,
+  type AllocationInput,
+  type AllocationResult,
+  composeRecipe,
+  type DecisionSections,
+  type DecodePolicy,
+  type DecodeRun,
+  type DecodeStart,
+  type LayerScores,
+  type Recipe,
+  type RecipeIdentity,
+  type RecipeParts,
+  recompose,
+  type Scorer,
+  type Selection,
+  type SelectionInput,
+  type SelectionPlan,
+} from "./recipe.ts";
+export { ComposedPolicy, type PrefillDecision } from "./composed_policy.ts";
+export {
+  defineMethod,
+  type OptionIssue,
+  type OptionSchema,
+  type RecipeConfig,
+  type RecipeMethod,
+} from "./method.ts";
+export { type JsonSchema, type RecipeOptionInfo } from "./options.ts";
+export { createRecipe, recipeFromConfig, recipeOptions } from "./config.ts";
+export {
+  listRecipes,
+  recipeMethod,
+  recipeNames,
+  registerRecipe,
+  unregisterRecipe,
+} from "./registry.ts";
+export {
+  policyFromArgs,
+  type RecipeArgs,
+  recipeFromArgs,
+  type ResolvedRecipe,
+} from "./from_args.ts";
+export { decisionSummary, type RetentionReport, retentionReport } from "./report.ts";
+export {
+  type Budget,
+  budgetLabel,
+  checkRecipeBudget,
+  keptFraction,
+  parseBudget,
+} from "../prefix/budget.ts";
+export { apportion } from "./ranking.ts";
 export { noScores } from "./scorers/no_scores.ts";
 export { prefillImportance } from "./scorers/prefill_importance.ts";
 export { layerMeanImportance } from "./scorers/layer_mean.ts";
-export * from "./scorers/observation_window.ts";
+export {
+  observationWindow,
+  type ObservationWindowOptions,
+  observationWindowSize,
+  pool1d,
+} from "./scorers/observation_window.ts";
 export { keepAllAllocation } from "./allocation/keep_all.ts";
 export { uniformAllocation } from "./allocation/uniform.ts";
-export { pyramidAllocation, pyramidQuotas, targetTotal } from "./allocation/pyramid.ts";
+export { pyramidAllocation, pyramidQuotas } from "./allocation/pyramid.ts";
 export { maxSumAllocation } from "./allocation/max_sum.ts";
-export * from "./allocation/prefix_search.ts";
-export * from "./allocation/offline_config.ts";
+export {
+  type PrefixKvDecision,
+  prefixSearchAllocation,
+  type PrefixSearchAllocationOptions,
+} from "./allocation/prefix_search.ts";
+export { configBudget, offlineConfigAllocation } from "./allocation/offline_config.ts";
 export { keepAllSelection } from "./selection/keep_all.ts";
 export { sinkAndRecent } from "./selection/sink_recent.ts";
-export * from "./selection/top_k.ts";
-export { prefixSelection, sinkAndLast } from "./selection/prefix.ts";
+export { type TopKOptions, topKSelection } from "./selection/top_k.ts";
+export { prefixSelection } from "./selection/prefix.ts";
 export { mergeIntoNearestAnchor, nearestAnchorAssignment } from "./selection/merge.ts";
 export { noDecodeEviction } from "./decode/keep_all.ts";
 export { evictOldest } from "./decode/evict_oldest.ts";
 export { fixedDistance } from "./decode/fixed_distance.ts";
-export { accumulatedGlobal, accumulatedLayerwise, recentHalf } from "./decode/accumulated.ts";
+export { accumulatedGlobal, accumulatedLayerwise } from "./decode/accumulated.ts";
 export { allowedLength } from "./decode/target.ts";
-export * from "./report.ts";

@@ -9,7 +9,9 @@
  * Parts are plain objects, so "PrefixKV allocation + Elastic merging" is one line:
  * `recompose(createRecipe("prefixkv"), { selection: mergeIntoNearestAnchor() })`.
  * {@link composeRecipe} rejects parts that cannot work together, and {@link Recipe.policy}
- * turns a recipe and a budget into the {@link CachePolicy} that the runtime runs.
+ * turns a recipe and a budget into the {@link CachePolicy} that the runtime runs. Registered
+ * methods (one file each under `methods/`) build their parts from options checked by their
+ * own schema; see {@link recipeFromConfig}.
  *
  * @module
  */
@@ -21,8 +23,9 @@ import type {
   PrefillInfo,
   StepInfo,
 } from "../runtime/cache_policy.ts";
-import { type Budget, checkRecipeBudget } from "./budget.ts";
+import { type Budget, checkRecipeBudget } from "../prefix/budget.ts";
 import { ComposedPolicy } from "./composed_policy.ts";
+import type { RecipeConfig } from "./method.ts";
 
 /** Per-layer prefill scores, one value per prompt entry (higher = more worth keeping). */
 export type LayerScores = Float32Array[];
@@ -55,6 +58,27 @@ export interface AllocationInput {
   protectedPositions: Int32Array;
 }
 
+/**
+ * What an allocation decided beyond the counts, as JSON-able sections keyed by the part that
+ * wrote them (PrefixKV's allocations write `prefixkv`: threshold p, iterations, convergence or
+ * the offline config's source and ratios). Policies keep it and reports copy it, so nothing
+ * outside the part recomputes or interprets a decision.
+ */
+export type DecisionSections = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+/** An allocation's decision for one prompt. */
+export interface AllocationResult {
+  /** Kept entries per layer, each in `[minKeep, promptLength]`. */
+  kept: Int32Array;
+  /**
+   * Per-layer eviction ratios that decoding maintains instead of 1 − K_l/N, when the
+   * allocation fixes them (an offline PrefixKV config, applied as the reference does).
+   */
+  evictRatios?: readonly number[];
+  /** What it decided beyond the counts (none for count-only allocations). */
+  sections?: DecisionSections;
+}
+
 /** Decides how many entries each layer keeps. */
 export interface Allocation {
   /** Short name, e.g. `"uniform"`. */
@@ -63,13 +87,10 @@ export interface Allocation {
   readonly uniform: boolean;
   /** True when it needs the scorer's scores. */
   readonly needsScores: boolean;
-  /** Kept entries per layer, each in `[minKeep, promptLength]`. */
-  allocate(input: AllocationInput): Int32Array;
-  /**
-   * Per-layer eviction ratios that decoding maintains instead of 1 − K_l/N, when the
-   * allocation fixes them (an offline PrefixKV config, applied as the reference does).
-   */
-  readonly decodeEvictRatios?: readonly number[];
+  /** The kept fraction it was calibrated for (an offline config); budgets default to it. */
+  readonly calibratedFraction?: number;
+  /** The counts for one prompt, with what was decided. */
+  allocate(input: AllocationInput): AllocationResult;
 }
 
 /** How one layer's cache changes at prefill: keep a subset, or merge into anchors. */
@@ -155,19 +176,38 @@ export interface RecipeParts {
 export interface Recipe extends Readonly<RecipeParts> {
   /** The registry name, or a composed name such as `"prefill-importance+uniform+merge+…"`. */
   readonly name: string;
+  /**
+   * The canonical config that rebuilds this recipe with {@link recipeFromConfig}: the method
+   * and every option with its default filled in. Undefined for compositions that no
+   * registered method describes ({@link composeRecipe}, {@link recompose}).
+   */
+  readonly config?: RecipeConfig;
+  /** The budget it runs at when none is given: 100 % for `full`, an offline config's own. */
+  readonly defaultBudget?: Budget;
   /** One line naming the parts. */
   describeParts(): string;
   /** A fresh cache policy for `budget` (each generation may reuse it; prefill resets state). */
   policy(budget: Budget): CachePolicy;
 }
 
+/** What a registered method adds to a composition: its canonical config and default budget. */
+export interface RecipeIdentity {
+  /** Registry name. */
+  name: string;
+  /** Canonical config (method + resolved options). */
+  config?: RecipeConfig;
+  /** Budget used when none is given. */
+  defaultBudget?: Budget;
+}
+
 /**
  * Checks that the parts fit together and returns the recipe. Throws {@link InputError} naming
  * the conflict when they do not.
  */
-export function composeRecipe(parts: RecipeParts, name?: string): Recipe {
+export function composeRecipe(parts: RecipeParts, identity?: string | RecipeIdentity): Recipe {
   const { scorer, allocation, selection, decode } = parts;
-  const label = name ?? [scorer, allocation, selection, decode].map((p) => p.name).join("+");
+  const id = typeof identity === "string" ? { name: identity } : identity;
+  const label = id?.name ?? [scorer, allocation, selection, decode].map((p) => p.name).join("+");
   const fail = (why: string): never => {
     throw new InputError(`recipe ${label}: ${why}`);
   };
@@ -199,6 +239,8 @@ export function composeRecipe(parts: RecipeParts, name?: string): Recipe {
   }
   return {
     name: label,
+    ...(id?.config && { config: id.config }),
+    ...(id?.defaultBudget && { defaultBudget: id.defaultBudget }),
     scorer,
     allocation,
     selection,

@@ -1,25 +1,23 @@
 /**
- * The recipe registry: names → definitions. The CLI, experiments and notebooks all look recipes
- * up here, so a name means the same thing everywhere.
+ * The recipe registry: names → methods. The built-in methods are the files listed in
+ * `methods/mod.ts`; the CLI, experiments and notebooks all look recipes up here, so a name means
+ * the same thing everywhere.
  *
  * @module
  */
 import { InputError } from "../errors.ts";
-import { BUILTIN_RECIPES } from "./builtin.ts";
-import { checkOptionValues, type RecipeDefinition, type RecipeOptions } from "./definition.ts";
-import { composeRecipe, type Recipe } from "./recipe.ts";
+import { defineMethod, type RecipeMethod } from "./method.ts";
+import { BUILTIN_METHODS } from "./methods/mod.ts";
 
-const registry = new Map<string, RecipeDefinition>(BUILTIN_RECIPES.map((d) => [d.name, d]));
+const registry = new Map<string, RecipeMethod>(BUILTIN_METHODS.map((m) => [m.name, m]));
 
-/** Adds a recipe; its name must be new and lower-case kebab (`[a-z0-9-]+`). */
-export function registerRecipe(definition: RecipeDefinition): void {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(definition.name)) {
-    throw new InputError(`recipe name "${definition.name}" must be lower-case kebab-case`);
+/** Adds a method; its name must be new and lower-case kebab (`[a-z0-9-]+`). */
+export function registerRecipe(method: RecipeMethod): void {
+  defineMethod(method);
+  if (registry.has(method.name)) {
+    throw new InputError(`a recipe named "${method.name}" is already registered`);
   }
-  if (registry.has(definition.name)) {
-    throw new InputError(`a recipe named "${definition.name}" is already registered`);
-  }
-  registry.set(definition.name, definition);
+  registry.set(method.name, method);
 }
 
 /** Removes a registered recipe (for tests and notebooks that register temporary ones). */
@@ -32,39 +30,19 @@ export function recipeNames(): string[] {
   return [...registry.keys()];
 }
 
-/** Every registered definition, in registration order. */
-export function listRecipes(): RecipeDefinition[] {
+/** Every registered method, in registration order. */
+export function listRecipes(): RecipeMethod[] {
   return [...registry.values()];
 }
 
-/** The definition of `name`; throws {@link InputError} listing the known names otherwise. */
-export function recipeDefinition(name: string): RecipeDefinition {
-  const def = registry.get(name);
-  if (!def) {
+/** The method registered as `name`; throws {@link InputError} listing the known names. */
+export function recipeMethod(name: string): RecipeMethod {
+  const method = registry.get(name);
+  if (!method) {
     throw new InputError(
       `unknown recipe "${name}". Known recipes: ${recipeNames().join(", ")}` +
         ` (see \`deno task prefixkv recipes\`)`,
     );
   }
-  return def;
-}
-
-/**
- * Builds the registered recipe `name` with `options`. Options the recipe does not use are
- * rejected (e.g. a PrefixKV config given to `local`) rather than silently ignored.
- */
-export function createRecipe(name: string, options: RecipeOptions = {}): Recipe {
-  const def = recipeDefinition(name);
-  const given = (Object.keys(options) as (keyof RecipeOptions)[]).filter((k) =>
-    options[k] !== undefined
-  );
-  const unused = given.filter((k) => !def.options.includes(k));
-  if (unused.length > 0) {
-    throw new InputError(
-      `recipe ${name} does not take ${unused.join(", ")}; it takes ` +
-        (def.options.length ? def.options.join(", ") : "no options"),
-    );
-  }
-  checkOptionValues(name, options);
-  return composeRecipe(def.build(options), name);
+  return method;
 }

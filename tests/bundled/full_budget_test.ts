@@ -5,7 +5,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
-import { createRecipe, recipeNames } from "../../lib/recipes/registry.ts";
+import { createRecipe, recipeNames } from "../../lib/recipes/mod.ts";
 import type { ComposedPolicy } from "../../lib/recipes/composed_policy.ts";
 import { chatPrompt } from "../../lib/runtime/chat_prompt.ts";
 import { generate } from "../../lib/runtime/generate.ts";

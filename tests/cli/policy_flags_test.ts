@@ -90,6 +90,10 @@ Deno.test("cli: bad policy input is a one-line error naming the problem", () =>
         [...gen, "--method", "local", "--budget", "0.5", "--online"],
         /recipe local does not take online/,
       ],
+      // A budget without --method would keep the full cache while reporting 20%.
+      [[...gen, "--budget", "0.2"], /budget 0\.2 given without a method.*--method prefixkv/],
+      [[...gen, "--method", "full", "--budget", "0.2"], /recipe full keeps the whole cache/],
+      [[...gen, "--method", "snapkv", "--budget", "0.2", "--kernel", "4"], /kernel must be .*odd/],
       [
         ["generate", "--model", ck.dir, "--prompt", "", "--method", "prefixkv", "--budget", "0.5"],
         /the prompt is empty/,

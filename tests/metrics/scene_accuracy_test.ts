@@ -5,6 +5,7 @@ import { generateSplit } from "../../lib/data/scenes/dataset.ts";
 import type { Scene, SceneObject } from "../../lib/data/scenes/generator.ts";
 import { parseDescription } from "../../lib/data/scenes/parser.ts";
 import { InputError } from "../../lib/errors.ts";
+import { createRecipe } from "../../lib/recipes/config.ts";
 import {
   evaluateScenes,
   SCENE_TEST_SEED,
@@ -227,7 +228,12 @@ Deno.test("evaluateScenes: a text-only model and bad options are InputErrors", a
   try {
     await assertRejects(() => evaluateScenes(model, { count: 0 }), InputError, "count");
     await assertRejects(
-      () => evaluateScenes(model, { count: 1, method: "snapkv", budget: 2 }),
+      () =>
+        evaluateScenes(model, {
+          count: 1,
+          recipe: createRecipe("snapkv"),
+          budget: { fraction: 2 },
+        }),
       InputError,
       "fraction",
     );

@@ -11,7 +11,7 @@
 import type { CachePolicy, PrefillInfo, StepInfo } from "../../lib/runtime/cache_policy.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { mulberry32 } from "../../lib/random.ts";
-import { createRecipe, type RecipeOptions } from "../../lib/recipes/mod.ts";
+import { createRecipe } from "../../lib/recipes/mod.ts";
 
 /** Deterministic PRNG (mulberry32). */
 export const prng: (seed: number) => () => number = mulberry32;
@@ -144,7 +144,7 @@ export function simulate(policy: CachePolicy, shape: SyntheticShape, steps: numb
  */
 export function fullBudgetPair(
   name: string,
-  options: RecipeOptions = {},
+  options: Record<string, unknown> = {},
 ): { recipe: CachePolicy; full: CachePolicy } {
   return {
     recipe: createRecipe(name, options).policy({ fraction: 1 }),

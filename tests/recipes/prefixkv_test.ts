@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
 import { InputError } from "../../lib/errors.ts";
-import { prefixKvPolicy, prefixSearch } from "../../lib/prefix/mod.ts";
+import { prefixSearch } from "../../lib/prefix/mod.ts";
+import { prefixKvPolicy } from "./prefixkv_oracle.ts";
 import { type ComposedPolicy, createRecipe, policyFromArgs } from "../../lib/recipes/mod.ts";
 import { simulate, syntheticPrefill } from "./harness.ts";
 
@@ -40,6 +41,8 @@ Deno.test("prefixkv: offline config by hand and from a file; mismatched budget i
   try {
     Deno.writeTextFileSync(`${dir}/c.json`, "[0.5, 0.25]");
     const fromFile = policyFromArgs({ method: "prefixkv", conf: `${dir}/c.json` });
+    const decision = fromFile.decision;
+    assertEquals(decision, undefined);
     simulate(fromFile, { numLayers: 2, promptLength: 8 }, 0);
     assertEquals(Array.from(fromFile.decision!.kept), [4, 6]);
     assertEquals(fromFile.budget, { fraction: 0.625 }); // 1 − mean ρ

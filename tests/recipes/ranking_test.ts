@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { apportion, argMin, topK } from "../../lib/recipes/mod.ts";
+import { apportion, argMin, topK } from "../../lib/recipes/ranking.ts";
 
 Deno.test("topK: true top-k in index order, ties to the lower index", () => {
   // The baseline code's where(argsort([5,1,3,2]) > 1) picks {1, 2}; the top-2 is {0, 2}.

@@ -3,6 +3,7 @@ import {
   ok as assert,
   throws as assertThrows,
 } from "node:assert/strict";
+import { z } from "zod";
 import { InputError } from "../../lib/errors.ts";
 import {
   composeRecipe,
@@ -50,14 +51,23 @@ Deno.test("registry: an unknown name lists the known ones", () => {
 });
 
 Deno.test("registry: options a recipe does not take are refused, bad values too", () => {
-  assertThrows(() => createRecipe("local", { conf: [0.5] }), /local does not take conf/);
+  assertThrows(
+    () => createRecipe("local", { conf: [0.5] }),
+    (e: Error) =>
+      e instanceof InputError && e.message.includes("local does not take conf") &&
+      e.message.includes("startSize (an integer ≥ 0, default 1): leading positions always kept"),
+  );
   assertThrows(() => createRecipe("full", { startSize: 2 }), /takes no options/);
+  assertThrows(() => createRecipe("snapkv", { window: 0 }), /window must be an integer ≥ 1/);
+  assertThrows(() => createRecipe("snapkv", { pooling: "min" }), /one of max, avg, got "min"/);
+  assertThrows(() => createRecipe("prefixkv", { tolerance: 0 }), /tolerance must be a number > 0/);
+  assertThrows(() => createRecipe("prefixkv", { online: "yes" }), /true or false/);
   assertThrows(() => createRecipe("prefixkv", { conf: [0.5], online: true }), InputError);
   assertThrows(() => createRecipe("prefixkv", { startSize: -1 }), /startSize/);
   assertThrows(() => createRecipe("elastic", { distance: 0 }), /distance/);
   assertThrows(() => createRecipe("snapkv", { kernel: 4 }), /odd/);
   assertThrows(() => createRecipe("pyramid", { beta: 0 }), /beta/);
-  assertThrows(() => createRecipe("prefixkv", { conf: [0.5, 1.5] }), /outside/);
+  assertThrows(() => createRecipe("prefixkv", { conf: [0.5, 1.5] }), /conf must be/);
 });
 
 Deno.test("composition: parts that cannot work together are refused", () => {
@@ -85,7 +95,7 @@ Deno.test("registry: a registered recipe is listed, built and removed", () => {
     description: "test only",
     reference: "none",
     compresses: false,
-    options: [],
+    options: z.object({}),
     build: () => ({
       scorer: noScores(),
       allocation: keepAllAllocation(),
@@ -96,6 +106,8 @@ Deno.test("registry: a registered recipe is listed, built and removed", () => {
   try {
     assert(listRecipes().some((d) => d.name === "test-sinks"));
     assertThrows(() => registerRecipe(listRecipes()[0]), /already registered/);
+    const undescribed = { ...listRecipes()[1], name: "x", options: z.object({ a: z.number() }) };
+    assertThrows(() => registerRecipe(undescribed), /option a has no description/);
     const sim = simulate(createRecipe("test-sinks").policy({ fraction: 1 }), {
       numLayers: 1,
       promptLength: 10,

@@ -11,6 +11,8 @@ export function keepAllAllocation(): Allocation {
     name: "keep-all",
     uniform: true,
     needsScores: false,
-    allocate: ({ promptLength, numLayers }) => new Int32Array(numLayers).fill(promptLength),
+    allocate: ({ promptLength, numLayers }) => ({
+      kept: new Int32Array(numLayers).fill(promptLength),
+    }),
   };
 }

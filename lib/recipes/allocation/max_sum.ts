@@ -41,7 +41,7 @@ export function maxSumAllocation(): Allocation {
       order.sort((a, b) => value[b] - value[a] || a - b);
       const counts = new Int32Array(numLayers).fill(minKeep);
       for (let i = 0; i < total - minKeep * numLayers; i++) counts[layerOf[order[i]]]++;
-      return counts;
+      return { kept: counts };
     },
   };
 }

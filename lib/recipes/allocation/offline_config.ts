@@ -2,13 +2,15 @@
  * PrefixKV's offline allocation: a calibrated config (the reference's file format, per-layer
  * eviction fractions ρ_l) applied to the current prompt: layer l evicts round(ρ_l·N) entries,
  * and decoding maintains ρ_l (paper.md §1.6). The config must fit the budget: its mean eviction
- * must be within 0.02 of 1 − budget (catches loading the `_0.2` file for a 20% budget).
+ * must be within 0.02 of 1 − budget (catches loading the `_0.2` file for a 20% budget). Its
+ * source and ratios travel in the `prefixkv` decision section.
  *
  * @module
  */
 import { InputError } from "../../errors.ts";
 import { checkLayerCount, evictCountsFromRatios } from "../../prefix/config.ts";
 import type { Allocation } from "../recipe.ts";
+import type { PrefixKvDecision } from "./prefix_search.ts";
 
 /** Largest allowed gap between a config's mean eviction and 1 − budget. */
 export const CONFIG_BUDGET_SLACK = 0.02;
@@ -23,7 +25,7 @@ export function configBudget(evictRatios: ArrayLike<number>): number {
 export function offlineConfigAllocation(
   evictRatios: ArrayLike<number>,
   startSize = 1,
-  source = "offline PrefixKV config",
+  source = "PrefixKV config",
 ): Allocation {
   const ratios = Array.from(evictRatios);
   if (ratios.length === 0) throw new InputError(`${source}: no layers`);
@@ -37,7 +39,7 @@ export function offlineConfigAllocation(
     name: "offline-config",
     uniform: false,
     needsScores: false,
-    decodeEvictRatios: ratios,
+    calibratedFraction: budgetOfConfig,
     allocate({ promptLength, numLayers, fraction }) {
       checkLayerCount(ratios, numLayers, source);
       if (Math.abs(budgetOfConfig - fraction) > CONFIG_BUDGET_SLACK) {
@@ -48,7 +50,21 @@ export function offlineConfigAllocation(
         );
       }
       const evict = evictCountsFromRatios(ratios, promptLength, startSize);
-      return Int32Array.from(evict, (e) => promptLength - e);
+      const kept = evict.map((e) => promptLength - e);
+      const prefixkv: PrefixKvDecision = {
+        mode: "offline",
+        p: null,
+        iterations: null,
+        converged: null,
+        kept,
+        configEvictRatios: [...ratios],
+        source,
+      };
+      return {
+        kept: Int32Array.from(kept),
+        evictRatios: ratios,
+        sections: { prefixkv: { ...prefixkv } },
+      };
     },
   };
 }

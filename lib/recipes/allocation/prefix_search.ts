@@ -1,7 +1,8 @@
 /**
  * PrefixKV's online allocation: the global prefix search on the current prompt's importance
  * (bisection on the retained-information threshold p so that every layer keeps the same share
- * p of its importance mass; paper.md §1.4). Wraps `prefixSearch` from `lib/prefix`.
+ * p of its importance mass; paper.md §1.4). Wraps `prefixSearch` from `lib/prefix`; its
+ * decision (p, iterations, convergence) travels in the `prefixkv` section.
  *
  * @module
  */
@@ -18,6 +19,24 @@ export interface PrefixSearchAllocationOptions {
   maxIterations?: number;
 }
 
+/** What a PrefixKV allocation decided for one prompt (the `prefixkv` decision section). */
+export interface PrefixKvDecision {
+  /** `online`: searched on this prompt; `offline`: counts from a calibrated config. */
+  mode: "online" | "offline";
+  /** Retained-information threshold of the online search (null offline). */
+  p: number | null;
+  /** Bisection steps of the online search (null offline). */
+  iterations: number | null;
+  /** Whether the online search reached its tolerance (null offline). */
+  converged: boolean | null;
+  /** Entries each layer kept after prefill. */
+  kept: number[];
+  /** Offline: the config's per-layer eviction fractions that decoding maintains. */
+  configEvictRatios: number[] | null;
+  /** Offline: where the config came from (a file path, or "PrefixKV config"). */
+  source?: string;
+}
+
 /** Per-prompt PrefixKV search (max–min: equal retained share across layers). */
 export function prefixSearchAllocation(o: PrefixSearchAllocationOptions = {}): Allocation {
   return {
@@ -32,7 +51,15 @@ export function prefixSearchAllocation(o: PrefixSearchAllocationOptions = {}): A
         tolerance: o.tolerance,
         maxIterations: o.maxIterations,
       });
-      return Int32Array.from(found.keep);
+      const prefixkv: PrefixKvDecision = {
+        mode: "online",
+        p: found.p,
+        iterations: found.iterations,
+        converged: found.converged,
+        kept: [...found.keep],
+        configEvictRatios: null,
+      };
+      return { kept: Int32Array.from(found.keep), sections: { prefixkv: { ...prefixkv } } };
     },
   };
 }

@@ -41,12 +41,8 @@ export function pyramidAllocation(beta = 20): Allocation {
     needsScores: false,
     allocate({ promptLength, numLayers, fraction, minKeep }) {
       const quotas = pyramidQuotas(fraction * promptLength, promptLength, numLayers, beta);
-      return apportion(
-        quotas,
-        targetTotal(fraction, promptLength, numLayers, minKeep),
-        minKeep,
-        promptLength,
-      );
+      const total = targetTotal(fraction, promptLength, numLayers, minKeep);
+      return { kept: apportion(quotas, total, minKeep, promptLength) };
     },
   };
 }

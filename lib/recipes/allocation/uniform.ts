@@ -15,7 +15,7 @@ export function uniformAllocation(): Allocation {
     needsScores: false,
     allocate({ promptLength, numLayers, fraction, minKeep }) {
       const k = Math.min(promptLength, Math.max(minKeep, Math.round(fraction * promptLength)));
-      return new Int32Array(numLayers).fill(k);
+      return { kept: new Int32Array(numLayers).fill(k) };
     },
   };
 }

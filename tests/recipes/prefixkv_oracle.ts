@@ -1,19 +1,21 @@
 /**
- * PrefixKV as a {@link CachePolicy}: after prefill each layer keeps its own number of the
- * most important prompt entries (from an offline config or an online search on the current
- * sample), then decoding applies the reference's fixed-distance eviction.
+ * Test oracle: PrefixKV written as one straight {@link CachePolicy}, the way the reference code
+ * does it (offline config or online search, then top-importance selection, then fixed-distance
+ * decoding), with none of the recipe machinery. The `prefixkv` recipe must behave exactly like
+ * it (tests/recipes/prefixkv_test.ts); it is not part of the library.
  *
  * @module
  */
-import { InputError } from "../errors.ts";
-import type { CachePolicy, PrefillInfo, StepInfo } from "../runtime/cache_policy.ts";
-import type { KvCache } from "../runtime/kv_cache.ts";
-import { checkImportance } from "../importance/validate.ts";
-import { checkBudget, evictRatioOf } from "./budget.ts";
-import { checkLayerCount, evictCountsFromRatios } from "./config.ts";
-import { DEFAULT_DISTANCE, FixedDistanceEviction } from "./fixed_distance.ts";
-import { prefixSearch } from "./search.ts";
-import { selectKept } from "./select.ts";
+import { InputError } from "../../lib/errors.ts";
+import type { CachePolicy, PrefillInfo, StepInfo } from "../../lib/runtime/cache_policy.ts";
+import type { KvCache } from "../../lib/runtime/kv_cache.ts";
+import { checkImportance } from "../../lib/importance/validate.ts";
+import { checkBudget, evictRatioOf } from "../../lib/prefix/budget.ts";
+import { checkLayerCount, evictCountsFromRatios } from "../../lib/prefix/config.ts";
+import { DEFAULT_DISTANCE, FixedDistanceEviction } from "../../lib/prefix/fixed_distance.ts";
+import { prefixSearch } from "../../lib/prefix/search.ts";
+import { selectKept } from "../../lib/prefix/select.ts";
+import { CONFIG_BUDGET_SLACK } from "../../lib/recipes/allocation/offline_config.ts";
 
 /** Where the per-layer eviction counts come from. */
 export type PrefixKvMode =
@@ -65,9 +67,6 @@ export interface PrefixKvPolicy extends CachePolicy {
   /** Entries evicted per layer by decoding since the last prefill. */
   readonly decodeEvicted: readonly number[];
 }
-
-/** Mean eviction ratio of an offline config may differ from 1 − budget by at most this. */
-const CONFIG_BUDGET_SLACK = 0.02;
 
 /**
  * Builds the PrefixKV policy. Needs the prefill importance (`needs.prefill = "importance"`)

@@ -3,7 +3,7 @@ import {
   ok as assert,
   throws as assertThrows,
 } from "node:assert/strict";
-import { prefixKvPolicy } from "../../lib/prefix/policy.ts";
+import { prefixKvPolicy } from "./prefixkv_oracle.ts";
 import { parseReferenceConfig } from "../../lib/prefix/config.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { InputError } from "../../lib/errors.ts";
