@@ -62,11 +62,6 @@ export const EXCEPTIONS: readonly Exception[] = [
     reason: "provenance loads onnxruntime for its version, after the telemetry switch; the " +
       "switch imports nothing and can move to lib/ top level",
   },
-  {
-    from: "lib/prefix/policy.ts",
-    to: "lib/runtime",
-    reason: "the standalone PrefixKV policy goes with issue 9 (one PrefixKV: the recipe)",
-  },
 ];
 
 /** One import of one file. */
