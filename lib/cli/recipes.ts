@@ -8,11 +8,10 @@
  */
 import { type Command, UsageError } from "./command.ts";
 import { type FlagSpec, parseFlagsWithPositionals } from "./flags.ts";
-import { createRecipe, recipeOptions } from "../recipes/config.ts";
 import type { RecipeMethod } from "../recipes/method.ts";
 import type { RecipeOptionInfo } from "../recipes/options.ts";
 import type { RecipeArgs } from "../recipes/from_args.ts";
-import { listRecipes, recipeMethod } from "../recipes/registry.ts";
+import { createRecipe, listRecipes, recipeMethod, recipeOptions } from "../recipes/registry.ts";
 
 /** `startSize` → `start-size`. */
 export function flagName(option: string): string {

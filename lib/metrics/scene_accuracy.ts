@@ -21,7 +21,7 @@ import { answersMatch, type DescriptionScore, scoreDescription } from "../data/s
 import { InputError } from "../errors.ts";
 import { type Provenance, provenance } from "../provenance.ts";
 import { type Budget, budgetLabel } from "../prefix/budget.ts";
-import { createRecipe } from "../recipes/config.ts";
+import { createRecipe } from "../recipes/registry.ts";
 import type { RecipeConfig } from "../recipes/method.ts";
 import type { Recipe } from "../recipes/recipe.ts";
 import { chatPrompt } from "../runtime/chat_prompt.ts";

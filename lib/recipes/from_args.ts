@@ -9,9 +9,8 @@
 import { InputError } from "../errors.ts";
 import { type Budget, budgetLabel, parseBudget } from "../prefix/budget.ts";
 import type { ComposedPolicy } from "./composed_policy.ts";
-import { recipeFromConfig } from "./config.ts";
 import type { Recipe } from "./recipe.ts";
-import { listRecipes, recipeMethod } from "./registry.ts";
+import { listRecipes, recipeFromConfig, recipeMethod } from "./registry.ts";
 
 /** Arguments of {@link recipeFromArgs}: a recipe config with an optional budget. */
 export type RecipeArgs = {

@@ -33,11 +33,13 @@ export {
   type RecipeMethod,
 } from "./method.ts";
 export { type JsonSchema, type RecipeOptionInfo } from "./options.ts";
-export { createRecipe, recipeFromConfig, recipeOptions } from "./config.ts";
 export {
+  createRecipe,
   listRecipes,
+  recipeFromConfig,
   recipeMethod,
   recipeNames,
+  recipeOptions,
   registerRecipe,
   unregisterRecipe,
 } from "./registry.ts";

@@ -5,7 +5,7 @@ import { generateSplit } from "../../lib/data/scenes/dataset.ts";
 import type { Scene, SceneObject } from "../../lib/data/scenes/generator.ts";
 import { parseDescription } from "../../lib/data/scenes/parser.ts";
 import { InputError } from "../../lib/errors.ts";
-import { createRecipe } from "../../lib/recipes/config.ts";
+import { createRecipe } from "../../lib/recipes/registry.ts";
 import {
   evaluateScenes,
   SCENE_TEST_SEED,
