@@ -4,15 +4,16 @@
  * PIL-style bicubic resize on uint8, center crop, rescale and normalise in float32.
  *
  * Alpha is dropped, not composited (as PIL's `convert("RGB")` does); grayscale is replicated to
- * three channels; 16-bit samples keep their high byte. JPEG decoding (jpeg-js) may differ from
- * libjpeg by ±1 in a few pixels.
+ * three channels; 16-bit samples keep their high byte. JPEG files decode to PIL's pixels (see
+ * `jpeg.ts`). Images above PIL's decompression-bomb limit are refused from their header.
  *
  * @module
  */
 
 import { convertIndexedToRgb, decode as decodePng } from "fast-png";
-import jpeg from "jpeg-js";
 import { CheckpointError, InputError } from "../errors.ts";
+import { checkImagePixels } from "./image_limits.ts";
+import { decodeJpeg } from "./jpeg.ts";
 import type { ImageProcessorSpec } from "./spec.ts";
 
 /** An 8-bit RGB image, row-major, interleaved (`data[(y * width + x) * 3 + c]`). */
@@ -37,31 +38,29 @@ function startsWith(bytes: Uint8Array, magic: number[]): boolean {
 }
 
 /**
- * Decodes PNG or JPEG bytes (detected by their magic bytes) to RGB. `name` (a path) appears in
- * the {@link InputError} thrown for other formats or corrupt data.
+ * Decodes PNG or JPEG bytes (detected by their magic bytes) to RGB, with PIL's pixels. `name` (a
+ * path) appears in the {@link InputError} thrown for other formats, corrupt or truncated data,
+ * and images above PIL's decompression-bomb limit.
  */
-export function decodeImage(bytes: Uint8Array, name = "image"): RgbImage {
+export function decodeImage(bytes: Uint8Array, name = "image"): Promise<RgbImage> {
   if (startsWith(bytes, PNG_MAGIC)) {
+    // IHDR is the first chunk: width and height at bytes 16 and 20 (big-endian).
+    if (bytes.length >= 24) {
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      checkImagePixels(v.getUint32(16), v.getUint32(20), name, "PNG");
+    }
     try {
-      return pngToRgb(decodePng(bytes));
+      return Promise.resolve(pngToRgb(decodePng(bytes)));
     } catch (err) {
-      throw new InputError(`${name}: corrupt PNG image (${(err as Error).message})`);
+      return Promise.reject(
+        new InputError(`${name}: corrupt PNG image (${(err as Error).message})`),
+      );
     }
   }
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) {
-    try {
-      const img = jpeg.decode(bytes, {
-        useTArray: true,
-        formatAsRGBA: false,
-        maxResolutionInMP: 200,
-        maxMemoryUsageInMB: 1024,
-      });
-      return { width: img.width, height: img.height, data: img.data };
-    } catch (err) {
-      throw new InputError(`${name}: corrupt JPEG image (${(err as Error).message})`);
-    }
-  }
-  throw new InputError(`${name}: not a PNG or JPEG image (unrecognised leading bytes)`);
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return decodeJpeg(bytes, name);
+  return Promise.reject(
+    new InputError(`${name}: not a PNG or JPEG image (unrecognised leading bytes)`),
+  );
 }
 
 /** Reads and decodes an image file; errors name the file. */

@@ -1,4 +1,9 @@
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  ok,
+  rejects as assertRejects,
+  throws,
+} from "node:assert/strict";
 import { encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { CheckpointError, InputError } from "../../lib/errors.ts";
@@ -255,7 +260,7 @@ Deno.test("shortest-edge output size follows HF's int(size * long / short)", () 
   assertEquals(shortestEdgeSize(336, 900, 336), { width: 336, height: 900 });
 });
 
-Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray replicated", () => {
+Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray replicated", async () => {
   const rgb = encodePng({
     width: 2,
     height: 1,
@@ -263,7 +268,11 @@ Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray r
     channels: 3,
     depth: 8,
   });
-  assertEquals(decodeImage(rgb), { width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6]) });
+  assertEquals(await decodeImage(rgb), {
+    width: 2,
+    height: 1,
+    data: new Uint8Array([1, 2, 3, 4, 5, 6]),
+  });
   const rgba = encodePng({
     width: 1,
     height: 1,
@@ -271,7 +280,7 @@ Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray r
     channels: 4,
     depth: 8,
   });
-  assertEquals([...decodeImage(rgba).data], [10, 20, 30]);
+  assertEquals([...(await decodeImage(rgba)).data], [10, 20, 30]);
   const gray = encodePng({
     width: 2,
     height: 1,
@@ -279,7 +288,7 @@ Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray r
     channels: 1,
     depth: 8,
   });
-  assertEquals([...decodeImage(gray).data], [7, 7, 7, 200, 200, 200]);
+  assertEquals([...(await decodeImage(gray)).data], [7, 7, 7, 200, 200, 200]);
   const g16 = encodePng({
     width: 1,
     height: 1,
@@ -287,12 +296,12 @@ Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray r
     channels: 1,
     depth: 16,
   });
-  assertEquals([...decodeImage(g16).data], [0x12, 0x12, 0x12]);
+  assertEquals([...(await decodeImage(g16)).data], [0x12, 0x12, 0x12]);
   // JPEG is lossy: a flat colour comes back within a few levels.
   const flat = new Uint8Array(16 * 16 * 4);
   for (let i = 0; i < 256; i++) flat.set([200, 40, 90, 255], i * 4);
   const jpg = jpeg.encode({ width: 16, height: 16, data: flat }, 95).data;
-  const dec = decodeImage(new Uint8Array(jpg));
+  const dec = await decodeImage(new Uint8Array(jpg));
   assertEquals([dec.width, dec.height, dec.data.length], [16, 16, 16 * 16 * 3]);
   for (let c = 0; c < 3; c++) ok(Math.abs(dec.data[c] - [200, 40, 90][c]) <= 3);
 });
@@ -303,7 +312,7 @@ Deno.test("bad input: undecodable images name the file", async () => {
     ok(e.message.includes(name) && e.message.includes(part), e.message);
     return true;
   };
-  throws(
+  await assertRejects(
     () => decodeImage(new Uint8Array([1, 2, 3, 4]), "cat.gif"),
     isInput("cat.gif", "not a PNG or JPEG"),
   );
@@ -314,8 +323,11 @@ Deno.test("bad input: undecodable images name the file", async () => {
     channels: 3,
     depth: 8,
   });
-  throws(() => decodeImage(png.subarray(0, 30), "cut.png"), isInput("cut.png", "corrupt PNG"));
-  throws(
+  await assertRejects(
+    () => decodeImage(png.subarray(0, 30), "cut.png"),
+    isInput("cut.png", "corrupt PNG"),
+  );
+  await assertRejects(
     () => decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]), "cut.jpg"),
     isInput("cut.jpg", "corrupt JPEG"),
   );
