@@ -95,3 +95,27 @@ export class NumericError extends Error {
   /** Always `"NumericError"`; printed before the message. */
   override name = "NumericError";
 }
+
+/**
+ * Whether `path` is a file, telling absence from a real problem: false when nothing is there;
+ * a {@link CheckpointError} naming `what`, the path and the cause ({@link fileProblem}) when it
+ * cannot be checked (permission denied, …) or is a folder. "Not found" is only ever said of
+ * files that are not there.
+ *
+ * @example
+ * ```ts
+ * console.log(fileIsPresent("/no/such/config.json", "model config")); // false
+ * ```
+ */
+export function fileIsPresent(path: string, what: string): boolean {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    throw new CheckpointError(`${path}: cannot read the ${what}: ${fileProblem(err)}`);
+  }
+  if (!info.isFile) throw new CheckpointError(`${path}: the ${what} is a folder, not a file`);
+  return true;
+}

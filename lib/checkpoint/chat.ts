@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Template } from "@huggingface/jinja";
+import { renderBounded } from "./bounded_template.ts";
 import { CheckpointError } from "../errors.ts";
 import type { ModelSpec } from "./spec.ts";
 import { IMAGE_PLACEHOLDER } from "./tokenizer.ts";
@@ -52,7 +52,7 @@ export function renderChatTemplate(
   vars: { bosToken?: string; eosToken?: string; source?: string } = {},
 ): string {
   try {
-    return new Template(template).render({
+    return renderBounded(template, {
       messages,
       add_generation_prompt: true,
       bos_token: vars.bosToken ?? "",

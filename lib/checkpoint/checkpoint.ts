@@ -6,8 +6,8 @@
  * @module
  */
 
-import { join } from "node:path";
-import { CheckpointError } from "../errors.ts";
+import { basename, join } from "node:path";
+import { CheckpointError, fileIsPresent } from "../errors.ts";
 import { type ChatFormat, defaultChatFormat } from "./chat.ts";
 import {
   aspectModeOf,
@@ -48,11 +48,8 @@ export interface LoadOptions {
 }
 
 function fileExists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
+  // Absent is false; a file that is there but unreadable is an error saying why.
+  return fileIsPresent(path, basename(path));
 }
 
 function chatTemplateFile(dir: string): string | undefined {

@@ -22,7 +22,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, fileProblem } from "../errors.ts";
 import { parseRope } from "./rope.ts";
 import type { ClipVisionSpec, LlamaSpec, ModelSpec, ProjectorSpec } from "./spec.ts";
 
@@ -156,7 +156,7 @@ export function readJsonFile(path: string, what = "file"): unknown {
     if (err instanceof Deno.errors.NotFound) {
       throw new CheckpointError(`${path}: ${what} not found`);
     }
-    throw new CheckpointError(`${path}: cannot read ${what}: ${(err as Error).message}`);
+    throw new CheckpointError(`${path}: cannot read ${what}: ${fileProblem(err)}`);
   }
   try {
     return JSON.parse(text);

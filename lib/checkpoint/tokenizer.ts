@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { CheckpointError, InputError } from "../errors.ts";
+import { CheckpointError, fileIsPresent, InputError } from "../errors.ts";
 import { readJsonFile } from "./config.ts";
 
 /** The text that marks where an image goes in a prompt. */
@@ -122,9 +122,7 @@ export class TextTokenizer {
   /** Loads `dir/tokenizer.json` and, when present, `dir/tokenizer_config.json`. */
   static load(dir: string): TextTokenizer {
     const path = join(dir, "tokenizer.json");
-    try {
-      Deno.statSync(path);
-    } catch {
+    if (!fileIsPresent(path, "tokenizer file")) {
       let hint = "";
       try {
         Deno.statSync(join(dir, "tokenizer.model"));
@@ -136,11 +134,8 @@ export class TextTokenizer {
     const json = readJsonFile(path, "tokenizer file");
     const cfgPath = join(dir, "tokenizer_config.json");
     let cfg: Record<string, unknown> = {};
-    try {
-      Deno.statSync(cfgPath);
+    if (fileIsPresent(cfgPath, "tokenizer config")) {
       cfg = readJsonFile(cfgPath, "tokenizer config") as Record<string, unknown>;
-    } catch (err) {
-      if (err instanceof CheckpointError) throw err;
     }
     return TextTokenizer.fromJson(json, cfg, path);
   }

@@ -35,6 +35,7 @@ import {
 } from "../graph/llama_graph.ts";
 import { checkFiniteRun } from "./finite.ts";
 import { KvCache } from "./kv_cache.ts";
+import { checkTokenizerIds } from "./token_ids.ts";
 import {
   assertDeviceAvailable,
   type Device,
@@ -323,6 +324,7 @@ export class Model {
       const addSpecialTokens = input.addSpecialTokens ??
         !(bos !== undefined && bos !== "" && input.text.startsWith(bos));
       ids = tok.encodePrompt(input.text, imageId, { addSpecialTokens });
+      checkTokenizerIds(ids.filter((id) => id !== imageId), this.vocabSize);
     } else {
       throw new InputError(`the prompt needs text or token ids`);
     }
