@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import denoConfig from "../deno.json" with { type: "json" };
-import "./runtime/ort_telemetry.ts"; // before the dynamic import of onnxruntime-node below
+import "./ort_telemetry.ts"; // before the dynamic import of onnxruntime-node below
 
 /** Where a result came from. Plain JSON. */
 export interface Provenance {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import "./ort_telemetry.ts"; // first: before onnxruntime-node loads its native library
+import "../ort_telemetry.ts"; // first: before onnxruntime-node loads its native library
 import * as ort from "onnxruntime-node";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

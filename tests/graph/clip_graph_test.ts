@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
-import "../../lib/runtime/ort_telemetry.ts"; // before onnxruntime-node
+import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
 import * as ort from "onnxruntime-node";
 import type { ClipVisionSpec } from "../../lib/checkpoint/spec.ts";
 import {

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import "../../lib/runtime/ort_telemetry.ts"; // before onnxruntime-node
+import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
 import * as ort from "onnxruntime-node";
 import type { LlamaSpec } from "../../lib/checkpoint/spec.ts";
 import type { TensorStore } from "../../lib/checkpoint/tensor_store.ts";

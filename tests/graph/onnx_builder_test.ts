@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import { join } from "node:path";
-import "../../lib/runtime/ort_telemetry.ts"; // before onnxruntime-node
+import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import { float, GraphBuilder, IR_VERSION, OPSET } from "../../lib/graph/onnx_builder.ts";

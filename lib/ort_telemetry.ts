@@ -3,7 +3,7 @@
  * otherwise writes `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` (a device id and an event
  * database), an empty `/tmp/mat-debug-<pid>.log` per process, and carries an upload address.
  * The native library reads `ORT_DISABLE_TELEMETRY` when it starts, so this module sets it and
- * must be imported before `onnxruntime-node` ({@link "./session.ts"} and `lib/provenance.ts` do
+ * must be imported before `onnxruntime-node` (`lib/runtime/session.ts` and `lib/provenance.ts` do
  * so first); every entry point (CLI, `mod.ts`, experiments, notebooks) reaches onnxruntime
  * through them.
  *
