@@ -19,6 +19,7 @@ import {
   resolveVisionTowerDir,
 } from "./config.ts";
 import { validateTensors } from "./expected_tensors.ts";
+import { checkProcessorConfig, processorChatTemplate } from "./processor_config.ts";
 import { defaultImageProcessor, parseImageProcessorConfig } from "./image.ts";
 import { CompositeTensorStore, openCheckpointTensors } from "./safetensors.ts";
 import type { ImageProcessorSpec, ModelSpec } from "./spec.ts";
@@ -50,13 +51,6 @@ export interface LoadOptions {
 function fileExists(path: string): boolean {
   // Absent is false; a file that is there but unreadable is an error saying why.
   return fileIsPresent(path, basename(path));
-}
-
-function chatTemplateFile(dir: string): string | undefined {
-  const path = join(dir, "chat_template.json");
-  if (!fileExists(path)) return undefined;
-  const t = (readJsonFile(path, "chat template") as { chat_template?: unknown }).chat_template;
-  return typeof t === "string" ? t : undefined;
 }
 
 /**
@@ -95,10 +89,13 @@ export function loadCheckpointSync(dir: string, opts: LoadOptions = {}): LoadedC
     const spec = parseModelConfig(config, dir, own.names(), configPath);
     if (opts.validate ?? true) validateTensors(spec, tensors, dir);
     const tokenizer = TextTokenizer.load(dir);
+    checkProcessorConfig(dir, spec, tokenizer);
     const tokens = { bosToken: tokenizer.bosToken, eosToken: tokenizer.eosToken };
+    // As transformers' processors: chat_template.jinja / .json before tokenizer_config.json's.
+    const template = processorChatTemplate(dir)?.template ?? tokenizer.chatTemplate;
     const chatFormat: ChatFormat = layout === "llava-original"
       ? { kind: "llava_v1" }
-      : defaultChatFormat(spec, tokenizer.chatTemplate ?? chatTemplateFile(dir), tokens);
+      : defaultChatFormat(spec, template, tokens);
     let imageProcessor: ImageProcessorSpec | undefined;
     if (spec.vision) {
       const aspect = aspectModeOf(config);
