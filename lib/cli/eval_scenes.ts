@@ -12,7 +12,7 @@ import {
   SCENE_TEST_SPLIT,
   type SceneAccuracy,
 } from "../metrics/scene_accuracy.ts";
-import { checkOutputPath } from "../output_path.ts";
+import { checkOutputPath, writeTextFileAtomic } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {
   MODEL_HELP,
@@ -136,7 +136,7 @@ export const command: Command = {
       await model.close();
     }
     if (a.out !== undefined) {
-      await Deno.writeTextFile(a.out, JSON.stringify(result, null, 1) + "\n");
+      await writeTextFileAtomic(a.out, JSON.stringify(result, null, 1) + "\n");
     }
     console.log(a.json ? JSON.stringify(result) : formatSummary(result));
     return 0;

@@ -1,0 +1,192 @@
+/**
+ * Messages point at the real cause, and sizes are limited before they exhaust the machine:
+ * - a config.json that cannot be read (here: Deno's permissions forbid it) is not "not found";
+ * - token ids a broken tokenizer.json produces blame the tokenizer, not the prompt;
+ * - `calibrate --data` straight from `scenes` without `--image-dir` names the images/ folder;
+ * - a chat template that loops or doubles a string fails fast, naming the template;
+ * - `--threads 100000` and `analyze --points 1e8` are refused up front, in the CLI and library.
+ */
+import { deepStrictEqual as assertEquals, match, rejects, throws } from "node:assert/strict";
+import { join } from "node:path";
+import { renderChatTemplate } from "../../lib/checkpoint/chat.ts";
+import { analyzeImportance } from "../../lib/importance/analysis.ts";
+import { loadModel } from "../../lib/runtime/model.ts";
+import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
+import { cli, withTempDir } from "../cli/_cli.ts";
+
+/** The one stderr line of a failed run, without the `prefixkv <command>: ` prefix. */
+function oneLine(r: { code: number; stderr: string }, command: string): string {
+  assertEquals(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n");
+  assertEquals(lines.length, 1, r.stderr);
+  return lines[0].replace(`prefixkv ${command}: `, "");
+}
+
+Deno.test("faults: messages name the real cause (permissions, tokenizer, images/ folder)", () =>
+  withTempDir("faults_messages_", async (dir) => {
+    const ck = await writeTinyLlama(join(dir, "tinyllama"), { layers: 1, seed: 3 });
+    // Deno may not read config.json: the error says so, not "not found".
+    const denied = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `--deny-read=${join(ck.dir, "config.json")}`,
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        new URL("../../lib/cli/main.ts", import.meta.url).pathname,
+        "generate",
+        "--model",
+        ck.dir,
+        "--input-ids",
+        "1,5",
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const deniedLine = oneLine(
+      { code: denied.code, stderr: new TextDecoder().decode(denied.stderr) },
+      "generate",
+    );
+    match(
+      deniedLine,
+      /config\.json: cannot read the config\.json: Deno's permissions do not allow it/,
+    );
+
+    // A tokenizer.json that maps a word past the vocabulary: blamed on the tokenizer.
+    const broken = await writeTinyLlama(join(dir, "broken"), { layers: 1, seed: 3 });
+    const tokPath = join(broken.dir, "tokenizer.json");
+    const tok = JSON.parse(await Deno.readTextFile(tokPath));
+    tok.model.vocab.zebra = broken.spec.text.vocabSize + 7;
+    await Deno.writeTextFile(tokPath, JSON.stringify(tok));
+    const tokLine = oneLine(
+      await cli([
+        "generate",
+        "--model",
+        broken.dir,
+        "--prompt",
+        "zebra",
+        "--raw",
+        "--cache-dir",
+        join(dir, "g"),
+      ], dir),
+      "generate",
+    );
+    match(
+      tokLine,
+      new RegExp(
+        `tokenizer \\(tokenizer\\.json\\) produced token id ${
+          broken.spec.text.vocabSize + 7
+        }.*config\\.json vocab_size`,
+      ),
+    );
+    assertEquals(tokLine.includes("--input-ids"), false);
+
+    // scenes → calibrate without --image-dir: the message names the images/ folder.
+    const scenes = await cli([
+      "scenes",
+      "--out",
+      join(dir, "sc"),
+      "--split",
+      "calib",
+      "--count",
+      "2",
+    ], dir);
+    assertEquals(scenes.code, 0, scenes.stderr);
+    const calLine = oneLine(
+      await cli([
+        "calibrate",
+        "--data",
+        join(dir, "sc", "calib.json"),
+        "--budget",
+        "0.5",
+        "--samples",
+        "2",
+        "--out",
+        join(dir, "c.json"),
+      ], dir),
+      "calibrate",
+    );
+    match(
+      calLine,
+      /calib-000000\.png: cannot read the image of calibration sample .*: not found; it is in .*sc\/images\/ .*pass --image-dir .*sc\/images/,
+    );
+  }));
+
+Deno.test("faults: chat templates that loop, and oversized threads and points, fail fast", () =>
+  withTempDir("faults_limits_", async (dir) => {
+    // Through the CLI: a template with a huge range, from the checkpoint's tokenizer_config.json.
+    const ck = await writeTinyLlama(join(dir, "looping"), { layers: 1, seed: 3 });
+    const cfgPath = join(ck.dir, "tokenizer_config.json");
+    const cfg = JSON.parse(await Deno.readTextFile(cfgPath));
+    cfg.chat_template = "{% for i in range(10**9) %}x{% endfor %}{{ messages[0].content }}";
+    await Deno.writeTextFile(cfgPath, JSON.stringify(cfg));
+    match(
+      oneLine(
+        await cli(
+          ["generate", "--model", ck.dir, "--prompt", "hi", "--cache-dir", join(dir, "g")],
+          dir,
+        ),
+        "generate",
+      ),
+      /cannot render the chat template: range\(\) of 1000000000 numbers is over the limit of 1000000/,
+    );
+    // In the library: nested loops stop at the step limit, a doubled string at the size limit.
+    throws(
+      () =>
+        renderChatTemplate(
+          "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}",
+          [],
+          { source: "t.json" },
+        ),
+      /t\.json: cannot render the chat template: it took more than 200000 steps/,
+    );
+    throws(
+      () =>
+        renderChatTemplate(
+          "{% set ns = namespace(s='ab') %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+          [],
+        ),
+      /it made a text of more than 1000000 characters/,
+    );
+
+    // --threads far past the cores, in the CLI and in the library.
+    match(
+      oneLine(
+        await cli(
+          ["generate", "--model", ck.dir, "--input-ids", "1,5", "--threads", "100000"],
+          dir,
+        ),
+        "generate",
+      ),
+      /^--threads: 100000 is over the limit of \d+ \(this machine has \d+ logical cores/,
+    );
+    const m = await loadModel(ck.dir, { cacheDir: false, threads: 100000 });
+    try {
+      await rejects(() => m.prefill(m.embedTokens([1, 5])), /threads: 100000 is over the limit/);
+    } finally {
+      await m.close();
+    }
+    // --points 1e8, in the CLI and in the library.
+    match(
+      oneLine(
+        await cli([
+          "analyze",
+          "--model",
+          ck.dir,
+          "--prompt",
+          "hi",
+          "--out",
+          join(dir, "a"),
+          "--points",
+          "1e8",
+        ], dir),
+        "analyze",
+      ),
+      /^--points: 1e8 is over the limit of 10001/,
+    );
+    throws(
+      () => analyzeImportance([Float32Array.from([1, 2, 3])], { points: 1e8 }),
+      /points: 100000000 is over the limit of 10001/,
+    );
+  }));
