@@ -40,7 +40,10 @@ export class ComposedPolicy implements CachePolicy {
 
   /** A policy that runs `parts` at `budget`. */
   constructor(readonly parts: RecipeParts, readonly budget: Budget) {
-    this.needs = { prefill: parts.scorer.needs, step: parts.decode.needsStepAttention };
+    this.needs = {
+      prefill: widest(parts.scorer.needs, parts.allocation.needs ?? "none"),
+      step: parts.decode.needsStepAttention,
+    };
   }
 
   /** The last prefill's allocation (undefined before the first prefill). */
@@ -76,6 +79,7 @@ export class ComposedPolicy implements CachePolicy {
       scores,
       minKeep,
       protectedPositions: selection.protectedPositions(n, minKeep),
+      prefill: info,
     });
     const kept = result.kept;
     if (kept.length !== layers) {
@@ -123,6 +127,16 @@ export class ComposedPolicy implements CachePolicy {
     if (!this.#run) throw new Error("recipe: afterStep called before afterPrefill");
     this.#run.afterStep(cache, info);
   }
+}
+
+const NEEDS_ORDER: readonly AttentionNeeds["prefill"][] = ["none", "importance", "matrices"];
+
+/** The larger of two prefill needs (matrices include the importance). */
+function widest(
+  a: AttentionNeeds["prefill"],
+  b: AttentionNeeds["prefill"],
+): AttentionNeeds["prefill"] {
+  return NEEDS_ORDER.indexOf(a) >= NEEDS_ORDER.indexOf(b) ? a : b;
 }
 
 function gather(values: Float32Array, indices: Int32Array): Float32Array {

@@ -87,3 +87,19 @@ export { evictOldest } from "./decode/evict_oldest.ts";
 export { fixedDistance } from "./decode/fixed_distance.ts";
 export { accumulatedGlobal, accumulatedLayerwise } from "./decode/accumulated.ts";
 export { allowedLength } from "./decode/target.ts";
+export {
+  layerSparsity,
+  postVisionAttention,
+  postVisionStart,
+  sparsityAllocation,
+  type VlCacheDecision,
+} from "./methods/vl_cache.ts";
+export {
+  type AirCacheDecision,
+  eliteObservationWindow,
+  eliteQueries,
+  type EliteWindowOptions,
+  observationStart,
+  strengthAndSkewness,
+  strengthSkewnessAllocation,
+} from "./methods/aircache.ts";

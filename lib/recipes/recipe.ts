@@ -56,6 +56,11 @@ export interface AllocationInput {
   minKeep: number;
   /** Positions the selection always keeps (so score-based allocations can leave them out). */
   protectedPositions: Int32Array;
+  /**
+   * What the runtime reported at prefill (attention matrices when {@link Allocation.needs}
+   * asks for them, the image span), for allocations that read more than the scores.
+   */
+  prefill: PrefillInfo;
 }
 
 /**
@@ -87,6 +92,10 @@ export interface Allocation {
   readonly uniform: boolean;
   /** True when it needs the scorer's scores. */
   readonly needsScores: boolean;
+  /** Prefill attention it reads itself (default `"none"`), e.g. VL-Cache's sparsity. */
+  readonly needs?: AttentionNeeds["prefill"];
+  /** True when every layer keeps all N entries whatever the budget (the full cache). */
+  readonly keepsAll?: boolean;
   /** The kept fraction it was calibrated for (an offline config); budgets default to it. */
   readonly calibratedFraction?: number;
   /** The counts for one prompt, with what was decided. */
@@ -118,6 +127,8 @@ export interface Selection {
   readonly merges: boolean;
   /** True when it needs the scorer's scores. */
   readonly needsScores: boolean;
+  /** True when it can only keep every entry (then the allocation must keep all too). */
+  readonly keepsAll?: boolean;
   /** Fewest entries a layer can keep for a prompt of `promptLength`. */
   minKeep(promptLength: number): number;
   /** Positions always kept when a layer keeps `count` entries (sorted). */
@@ -212,6 +223,12 @@ export function composeRecipe(parts: RecipeParts, identity?: string | RecipeIden
     throw new InputError(`recipe ${label}: ${why}`);
   };
   const scored = scorer.needs !== "none";
+  if (selection.keepsAll && !allocation.keepsAll) {
+    fail(
+      `selection "${selection.name}" keeps every entry, so allocation "${allocation.name}" ` +
+        `cannot set smaller counts; use the keep-all allocation or a selection that picks`,
+    );
+  }
   if (allocation.needsScores && !scored) {
     fail(`allocation "${allocation.name}" ranks entries but scorer "${scorer.name}" gives none`);
   }

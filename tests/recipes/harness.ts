@@ -178,6 +178,8 @@ export interface HandPrefill {
   attention?: number[][];
   /** Key row of position p in layer l (default {@link entryRows}). */
   keys?: (p: number, l: number) => number[];
+  /** Image-feature positions `[start, end)`, for modality-aware scorers. */
+  imageSpan?: { start: number; end: number };
 }
 
 /** Runs `policy`'s prefill on a hand-made importance (one row per layer); returns the cache. */
@@ -188,6 +190,7 @@ export function prefillWith(policy: CachePolicy, importance: number[][], o: Hand
     promptLength: n,
     importance: importance.map((r) => Float32Array.from(r)),
     attention: o.attention?.map((m) => Float32Array.from(m)),
+    imageSpan: o.imageSpan,
   });
   return cache;
 }

@@ -38,6 +38,8 @@ Deno.test("registry: the built-in names", () => {
     "prefixkv",
     "prefixkv-maxsum",
     "prefixkv-merge",
+    "vl-cache",
+    "aircache",
   ]);
 });
 

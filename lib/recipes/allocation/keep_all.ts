@@ -11,6 +11,7 @@ export function keepAllAllocation(): Allocation {
     name: "keep-all",
     uniform: true,
     needsScores: false,
+    keepsAll: true,
     allocate: ({ promptLength, numLayers }) => ({
       kept: new Int32Array(numLayers).fill(promptLength),
     }),

@@ -6,6 +6,7 @@
  * @module
  */
 import type { RecipeMethod } from "../method.ts";
+import { airCache } from "./aircache.ts";
 import { elastic } from "./elastic.ts";
 import { full } from "./full.ts";
 import { h2o } from "./h2o.ts";
@@ -17,6 +18,7 @@ import { prefixkvMerge } from "./prefixkv_merge.ts";
 import { pyramid } from "./pyramid.ts";
 import { snapkv } from "./snapkv.ts";
 import { uniform } from "./uniform.ts";
+import { vlCache } from "./vl_cache.ts";
 
 /** Every built-in method, in listing order. */
 export const BUILTIN_METHODS: readonly RecipeMethod[] = [
@@ -31,4 +33,6 @@ export const BUILTIN_METHODS: readonly RecipeMethod[] = [
   prefixkv,
   prefixkvMaxsum,
   prefixkvMerge,
+  vlCache,
+  airCache,
 ];

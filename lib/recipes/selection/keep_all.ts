@@ -12,6 +12,7 @@ export function keepAllSelection(): Selection {
     name: "keep-all",
     merges: false,
     needsScores: false,
+    keepsAll: true,
     // The full cache ignores the budget, so it sets no floor for it; select() insists on N.
     minKeep: () => 1,
     protectedPositions: (n) => Int32Array.from(range(0, n)),

@@ -1,0 +1,82 @@
+/**
+ * VL-Cache by hand: a 6-entry prompt whose image is position 1–3, so the post-vision queries are
+ * rows 4 and 5. Sparsity counts the causal entries of those rows below 1 % of the row maximum;
+ * the layers split the budget by density; selection ranks by post-vision attention only.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  type ComposedPolicy,
+  createRecipe,
+  layerSparsity,
+  postVisionAttention,
+} from "../../lib/recipes/mod.ts";
+import { positionsOf, prefillWith } from "./harness.ts";
+
+const N = 6;
+const IMAGE = { start: 1, end: 4 };
+/** Rows 0–3 look at the image (position 1); rows 4, 5 are the post-vision queries. */
+const EARLY = [
+  [1, 0, 0, 0, 0, 0],
+  [0.2, 0.8, 0, 0, 0, 0],
+  [0.1, 0.8, 0.1, 0, 0, 0],
+  [0.1, 0.7, 0.1, 0.1, 0, 0],
+];
+// Layer 0, rows 4 and 5: 4 of 5 and 5 of 6 causal entries reach 1 % of the row max.
+const L0 = [...EARLY, [0.5, 0.004, 0.2, 0.1, 0.196, 0], [0.4, 0.1, 0.001, 0.2, 0.099, 0.2]];
+// Layer 1: 2 of 5 and 2 of 6.
+const L1 = [
+  ...EARLY,
+  [0.9, 0.001, 0.001, 0.001, 0.097, 0],
+  [0.8, 0.002, 0.002, 0.002, 0.004, 0.19],
+];
+const flat = (m: number[][]) => m.flat();
+const columnSums = (m: number[][]) => m[0].map((_, k) => m.reduce((s, row) => s + row[k], 0));
+const close = (a: number, b: number) => assert(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
+
+Deno.test("vl-cache: sparsity is the share of post-vision causal entries below 1% of the row max", () => {
+  close(layerSparsity(flat(L0), N, 4, 0.01), 2 / 11); // 9 of 11 dense
+  close(layerSparsity(flat(L1), N, 4, 0.01), 7 / 11); // 4 of 11 dense
+  close(layerSparsity(flat(L1), N, 4, 0.001), 0); // τ = 0.1 %: every causal entry is dense
+  close(layerSparsity(flat(L0), N, 0, 0.01), 2 / 21); // all 21 causal entries: rows 0–3 add none
+});
+
+Deno.test("vl-cache: scores are the post-vision queries' attention; without an image, all queries'", () => {
+  const [s0] = postVisionAttention().score(
+    { promptLength: N, attention: [Float32Array.from(flat(L0))], imageSpan: IMAGE },
+    1,
+  )!;
+  [0.9, 0.104, 0.201, 0.3, 0.295, 0.2].forEach((x, k) => close(s0[k], x));
+  const [all] = postVisionAttention().score(
+    { promptLength: N, attention: [Float32Array.from(flat(L0))] },
+    1,
+  )!;
+  columnSums(L0).forEach((x, k) => close(all[k], x));
+});
+
+Deno.test("vl-cache: dense layers keep more; each keeps its top post-vision entries", () => {
+  const policy = createRecipe("vl-cache").policy({ fraction: 0.5 }) as ComposedPolicy;
+  assertEquals(policy.needs, { prefill: "matrices", step: false });
+  const importance = [columnSums(L0), columnSums(L1)];
+  const cache = prefillWith(policy, importance, {
+    attention: [flat(L0), flat(L1)],
+    imageSpan: IMAGE,
+  });
+  // Total round(0.5·6·2) = 6 split 9 : 4 → quotas 4.15, 1.85 → [4, 2] (at least sink + last).
+  assertEquals(Array.from(policy.decision!.kept), [4, 2]);
+  // Layer 0: sink 0, last 5, then post-vision scores 0.3 (3) and 0.295 (4). The whole-prompt
+  // importance would have kept the image entry 1 (column sum 2.4) instead.
+  assertEquals(positionsOf(cache), [[0, 3, 4, 5], [0, 5]]);
+  const section = policy.decision!.sections.vlCache as {
+    postVisionStart: number;
+    sparsity: number[];
+  };
+  assertEquals(section.postVisionStart, 4);
+  close(section.sparsity[0], 2 / 11);
+  close(section.sparsity[1], 7 / 11);
+});
+
+Deno.test("vl-cache: threshold is an option with a range", () => {
+  const r = createRecipe("vl-cache", { threshold: 0.05 });
+  assertEquals(r.config, { method: "vl-cache", startSize: 1, threshold: 0.05, distance: -25 });
+  assert(r.describeParts().includes("sparsity(τ=0.05)"));
+});
