@@ -38,7 +38,10 @@ format, with its image) with attention importance, run the global prefix search 
 and average the per-layer eviction ratios. Writes the config (the reference's format: a JSON
 list of per-layer eviction fractions), a .meta.json sidecar (settings, p and eviction ratios per
 sample, spread per layer, provenance) and a .partial.jsonl resume file: rerunning the same
-command skips the samples already done. One progress line per sample goes to stderr.
+command skips the samples already done (the file records the model, the data with a hash of
+every image, and the settings; one made for anything else is kept as .stale and the run starts
+over; a damaged line is dropped and its sample redone). Outputs and images are checked before
+any work. One progress line per sample goes to stderr.
 
 Options:
   --data FILE          JSON list: LLaVA-Description style {id, image, conversations: [{from:
