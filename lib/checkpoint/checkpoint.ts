@@ -19,7 +19,11 @@ import {
   resolveVisionTowerDir,
 } from "./config.ts";
 import { validateTensors } from "./expected_tensors.ts";
-import { checkProcessorConfig, processorChatTemplate } from "./processor_config.ts";
+import {
+  checkProcessorConfig,
+  nestedImageProcessor,
+  processorChatTemplate,
+} from "./processor_config.ts";
 import { defaultImageProcessor, parseImageProcessorConfig } from "./image.ts";
 import { CompositeTensorStore, openCheckpointTensors } from "./safetensors.ts";
 import type { ImageProcessorSpec, ModelSpec } from "./spec.ts";
@@ -100,9 +104,21 @@ export function loadCheckpointSync(dir: string, opts: LoadOptions = {}): LoadedC
     if (spec.vision) {
       const aspect = aspectModeOf(config);
       const pre = join(towerDir ?? dir, "preprocessor_config.json");
-      imageProcessor = fileExists(pre)
+      const fromPre = fileExists(pre)
         ? parseImageProcessorConfig(readJsonFile(pre, "image processor config"), aspect, pre)
-        : defaultImageProcessor(spec.vision.imageSize, aspect);
+        : undefined;
+      // transformers 5 saves the image processor inside processor_config.json instead.
+      const nested = nestedImageProcessor(dir);
+      const fromNested = nested &&
+        parseImageProcessorConfig(nested.config, aspect, `${nested.file} (image_processor)`);
+      if (fromPre && fromNested && JSON.stringify(fromPre) !== JSON.stringify(fromNested)) {
+        throw new CheckpointError(
+          `${pre} and ${nested!.file}'s image_processor describe different preprocessing; ` +
+            `keep one of them`,
+        );
+      }
+      imageProcessor = fromPre ?? fromNested ??
+        defaultImageProcessor(spec.vision.imageSize, aspect);
     }
     return { dir, spec, tensors, tokenizer, chatFormat, imageProcessor };
   } catch (err) {

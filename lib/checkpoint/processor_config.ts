@@ -23,6 +23,7 @@ const ProcessorConfigSchema = z.looseObject({
   vision_feature_select_strategy: z.string().nullish(),
   num_additional_image_tokens: z.number().int().nonnegative().nullish(),
   image_token: z.string().nullish(),
+  image_processor: z.looseObject({}).nullish(),
 });
 
 /** What {@link checkProcessorConfig} needs of the tokenizer. */
@@ -138,4 +139,29 @@ export function processorChatTemplate(
     );
   }
   return { template: t, file: path };
+}
+
+/**
+ * The `image_processor` dict that transformers 5 writes inside `processor_config.json` (in place
+ * of a separate `preprocessor_config.json`), with the file it came from; undefined when absent.
+ */
+export function nestedImageProcessor(
+  dir: string,
+): { config: Record<string, unknown>; file: string } | undefined {
+  const file = join(dir, "processor_config.json");
+  if (!fileExists(file)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(Deno.readTextFileSync(file));
+  } catch (err) {
+    throw new CheckpointError(`${file}: malformed JSON: ${(err as Error).message}`);
+  }
+  const nested = (json as { image_processor?: unknown } | null)?.image_processor;
+  if (nested == null) return undefined;
+  if (typeof nested !== "object" || Array.isArray(nested)) {
+    throw new CheckpointError(
+      `${file}: image_processor must be an object (the image processor's settings)`,
+    );
+  }
+  return { config: nested as Record<string, unknown>, file };
 }

@@ -106,3 +106,24 @@ Deno.test("chat template: chat_template.jinja, then chat_template.json, then the
     Deno.removeSync(join(dir, "chat_template.json"));
     assertEquals(question(dir), tokenizers);
   }));
+
+Deno.test("image processor: transformers 5's processor_config.json image_processor is read", () =>
+  withTiny((dir) => {
+    const patch = readJson(join(dir, "config.json")).vision_config.patch_size;
+    const pre = readJson(join(dir, "preprocessor_config.json"));
+    Deno.removeSync(join(dir, "preprocessor_config.json"));
+    const nested = { ...pre, size: { shortest_edge: 40 } };
+    Deno.writeTextFileSync(
+      join(dir, "processor_config.json"),
+      JSON.stringify({ ...GOOD, patch_size: patch, image_processor: nested }),
+    );
+    const c = loadCheckpointSync(dir);
+    c.tensors.close();
+    assertEquals(c.imageProcessor?.resizeShortestEdge, 40);
+    // Both files present and disagreeing: refused.
+    Deno.writeTextFileSync(join(dir, "preprocessor_config.json"), JSON.stringify(pre));
+    refused(dir, "preprocessor_config.json", "image_processor", "different preprocessing");
+    // Agreeing: fine.
+    Deno.writeTextFileSync(join(dir, "preprocessor_config.json"), JSON.stringify(nested));
+    loadCheckpointSync(dir).tensors.close();
+  }));
