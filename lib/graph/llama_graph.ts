@@ -3,22 +3,34 @@
  * of named blocks: {@link buildLlamaGraph} embeds → `decoderLayer` × L → final norm → LM head,
  * and a decoder layer is `x + attention(rmsNorm(x))`, then `x + mlp(rmsNorm(x))`.
  *
- * Inputs: `inputs_embeds [1, T, D]` (float32), `position_ids [1, T]` (int64) and, per layer `l`,
- * `past_key_l` / `past_value_l` `[1, P_l, kvHeads, headDim]` — token-major like
- * {@link KvCache}'s buffers, each `P_l` an independent symbolic dimension that may be 0, so
- * per-layer caches of different lengths are fed without padding or copies.
+ * Inputs: `inputs_embeds [B, T, D]` (float32), `position_ids [B, T]` (int64) and, per layer
+ * `l`, `past_key_l` / `past_value_l` `[P_l, B, kvHeads, headDim]` — token-major like
+ * {@link KvCache}'s buffers (a cache row holds one entry of every sample), each `P_l` an
+ * independent symbolic dimension, so per-layer caches of different lengths are fed as views
+ * of the cache's buffers, without padding or copies — and `past_bias [L]`, added to every past
+ * score of a layer: 0, or −∞ for an empty layer (a prefill), which is fed one placeholder row
+ * because onnxruntime's strided GEMM does not take an empty matrix. The placeholder gets
+ * exactly zero attention, so a prefill computes what a graph without past inputs would.
  *
- * Outputs: `logits [1, T, V]` (or `[1, 1, V]` for the last position only), `new_key_l` /
- * `new_value_l` `[1, T, kvHeads, headDim]` — only the new entries, keys already rotated; the
- * runtime appends them to the cache. The `importance` variant adds `importance_l [1, P_l + T]`
- * (attention averaged over heads, summed over the T queries); the `matrices` variant adds that
- * and `attention_l [1, T, P_l + T]` (head-averaged matrices). Variants are separate graphs, so
- * a run that needs no attention computes none of these reductions.
+ * Outputs: `logits [B, T, V]` (or `[B, 1, V]` for the last position only), `new_key_l` /
+ * `new_value_l` `[T, B, kvHeads, headDim]` — only the new entries, keys already rotated, in the
+ * cache's row layout; the runtime appends them. The `importance` variant adds
+ * `importance_l [B, P_l + T]` (attention averaged over heads, summed over the T queries; the
+ * placeholder's column included); the `matrices` variant adds that and
+ * `attention_l [B, T, P_l + T]` (head-averaged matrices).
+ * Variants are separate graphs, so a run that needs no attention computes none of these.
+ *
+ * No step copies the cache: the past and the new entries are attended separately and only
+ * their scores are joined. onnxruntime's `FusedMatMul` with `transBatchB` reads the past keys
+ * and values in place, in their token-major layout (a strided batched GEMM), so a step reads
+ * each kept entry once; the new entries' scores (T columns) are masked causally and
+ * concatenated to the past ones (P columns, all visible) before one softmax, and the context
+ * is the sum of the two parts' products with their values.
  *
  * Numerics follow Hugging Face `LlamaModel` in float32: RMSNorm, RoPE from `position_ids` with
- * the `rotate_half` convention (linear `rope_scaling` divides positions by the factor), grouped
- * query attention without repeating keys (queries of a KV group are stacked as
- * `[1, kvHeads, T·groups, headDim]`), a causal mask over the new tokens with every past entry
+ * the `rotate_half` convention (scaling lives in the inverse frequencies), grouped-query
+ * attention without repeating keys (queries of a KV group are stacked as
+ * `[B, kvHeads, T·groups, headDim]`), a causal mask over the new tokens with every past entry
  * visible (query i sees keys j ≤ P_l + i), softmax, SiLU MLP, final norm and LM head.
  *
  * @module
@@ -30,7 +42,7 @@ import { GraphBuilder } from "./onnx_builder.ts";
 import { linear, rmsNorm, silu } from "./layers.ts";
 
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
-export const LLAMA_GRAPH_VERSION = 2;
+export const LLAMA_GRAPH_VERSION = 4;
 
 /** Which attention summaries the graph outputs. */
 export type AttentionOutputs = "none" | "importance" | "matrices";
@@ -42,6 +54,12 @@ export interface LlamaGraphOptions {
   /** `"all"` positions' logits (default) or only the `"last"` one (long prefills). */
   logits?: "all" | "last";
 }
+
+/**
+ * Name of the `[layers]` float input added to every past score of a layer: 0, or −∞ for a
+ * layer fed one placeholder row because it holds no entries.
+ */
+export const PAST_BIAS = "past_bias";
 
 /** Graph input/output names of layer `l`. */
 export const llamaNames = {
@@ -88,28 +106,20 @@ export function buildLlamaGraph(
   const lastOnly = options.logits === "last";
   const D = spec.hiddenSize;
   const g = new GraphBuilder(`llama-${attention}-${lastOnly ? "last" : "all"}`);
-  const embeds = g.input("inputs_embeds", "float32", [1, "T", D]);
-  const positionIds = g.input("position_ids", "int64", [1, "T"]);
+  const embeds = g.input("inputs_embeds", "float32", ["B", "T", D]);
+  const positionIds = g.input("position_ids", "int64", ["B", "T"]);
   const m = decoderContext(g, spec, tensors, attention, embeds, positionIds);
 
-  let h = g.op("Reshape", [embeds, g.constI64([-1, D])]); // [T, D]
+  let h = g.op("Reshape", [embeds, g.constI64([-1, D])]); // [B·T, D], sample-major rows
   for (let l = 0; l < spec.numLayers; l++) h = decoderLayer(m, l, h);
-  if (lastOnly) h = lastRow(g, h);
+  if (lastOnly) h = lastRows(m, h);
   const normed = norm(m, h, "final_norm", `${spec.prefix}norm.weight`);
-  const lmHead = g.weight(
-    "lm_head",
-    [spec.vocabSize, D],
-    tensors.getF32(spec.lmHead, [spec.vocabSize, D]),
-  );
-  const logits = g.op(
-    "Reshape",
-    [linear(g, normed, lmHead), g.constI64([1, -1, spec.vocabSize])],
-    {},
-    {
-      outputs: ["logits"],
-    },
-  );
-  g.output(logits, "float32", [1, lastOnly ? 1 : "T", spec.vocabSize]);
+  const V = spec.vocabSize;
+  const lmHead = g.weight("lm_head", [V, D], tensors.getF32(spec.lmHead, [V, D]));
+  const logits = g.op("Reshape", [linear(g, normed, lmHead), shapeOf(g, [m.B1, -1, V])], {}, {
+    outputs: ["logits"],
+  });
+  g.output(logits, "float32", ["B", lastOnly ? 1 : "T", V]);
   return g;
 }
 
@@ -126,13 +136,17 @@ interface Decoder {
   spec: LlamaSpec;
   tensors: TensorStore;
   attention: AttentionOutputs;
-  /** Rotates `[T, heads, headDim]` by each row's position. */
+  /** Rotates `[B·T, heads, headDim]` by each row's position. */
   rope: (x: string) => string;
-  /** `[1]` and scalar: the number of new tokens. */
+  /** `[1]` each: the batch size and the number of new tokens. */
+  B1: string;
   T1: string;
-  T: string;
   /** `[T·G, 1]`: the new token that query row r of a KV group belongs to, ⌊r / G⌋. */
   rowToken: string;
+  /** `[T]`: 0 … T − 1, the new tokens as key columns. */
+  newCols: string;
+  /** The `past_bias` input. */
+  pastBias: string;
 }
 
 function decoderContext(
@@ -144,16 +158,26 @@ function decoderContext(
   positionIds: string,
 ): Decoder {
   const G = spec.numHeads / spec.numKvHeads;
-  const T1 = g.op("Shape", [embeds], { start: 1, end: 2 }); // [1]
+  const B1 = g.op("Shape", [embeds], { start: 0, end: 1 });
+  const T1 = g.op("Shape", [embeds], { start: 1, end: 2 });
   const T = g.op("Squeeze", [T1, g.constI64([0])]); // scalar
-  const rope = ropeBlock(g, spec, positionIds);
-  const rows = g.op("Range", [
-    g.constI64(0, []),
-    g.op("Mul", [T, g.constI64(G, [])]),
-    g.constI64(1, []),
-  ]);
+  const zero = g.constI64(0, []);
+  const one = g.constI64(1, []);
+  const rows = g.op("Range", [zero, g.op("Mul", [T, g.constI64(G, [])]), one]);
   const rowToken = g.op("Unsqueeze", [g.op("Div", [rows, g.constI64(G, [])]), g.constI64([1])]);
-  return { g, spec, tensors, attention, rope, T1, T, rowToken };
+  const newCols = g.op("Range", [zero, T, one]);
+  const rope = ropeBlock(g, spec, positionIds);
+  const pastBias = g.input(PAST_BIAS, "float32", [spec.numLayers]);
+  return { g, spec, tensors, attention, rope, B1, T1, rowToken, newCols, pastBias };
+}
+
+/** A shape tensor from `[1]`-shaped runtime dimensions and fixed sizes, in order. */
+function shapeOf(g: GraphBuilder, parts: (string | number)[]): string {
+  return g.op(
+    "Concat",
+    parts.map((p) => typeof p === "number" ? g.constI64([p]) : p),
+    { axis: 0 },
+  );
 }
 
 /** LLaMA RMSNorm with the checkpoint's weight `name`, stored in the graph as `graphName`. */
@@ -168,7 +192,7 @@ function norm(m: Decoder, x: string, graphName: string, name: string): string {
 }
 
 /**
- * RoPE with the `rotate_half` convention. The angles `[T, 1, hd/2]` are computed once from
+ * RoPE with the `rotate_half` convention. The angles `[B·T, 1, hd/2]` are computed once from
  * `position_ids` and shared by every layer; they broadcast over heads.
  */
 function ropeBlock(g: GraphBuilder, spec: LlamaSpec, positionIds: string): (x: string) => string {
@@ -193,16 +217,13 @@ function ropeBlock(g: GraphBuilder, spec: LlamaSpec, positionIds: string): (x: s
 /**
  * Grouped-query self-attention of layer `l` over the layer's past entries and the new ones;
  * outputs the new keys (rotated) and values, and the attention summaries the variant asks for.
- * Returns the output projection `[T, D]`.
+ * Returns the output projection `[B·T, D]`.
  */
 function attention(m: Decoder, l: number, x: string): string {
-  const { g, spec } = m;
+  const { g, spec, B1, T1 } = m;
   const { hiddenSize: D, numHeads: H, numKvHeads: kvH, headDim: hd } = spec;
   const G = H / kvH;
   const w = llamaLayerWeights(spec, l);
-  const pastK = g.input(llamaNames.pastKey(l), "float32", [1, `P_${l}`, kvH, hd]);
-  const pastV = g.input(llamaNames.pastValue(l), "float32", [1, `P_${l}`, kvH, hd]);
-
   const qkvW = g.weight(
     `layer${l}.qkv`,
     [(H + 2 * kvH) * hd, D],
@@ -214,59 +235,78 @@ function attention(m: Decoder, l: number, x: string): string {
   );
   const split = g.constI64([H * hd, kvH * hd, kvH * hd]);
   const [q, k, v] = g.ops("Split", [linear(g, x, qkvW), split], { axis: 1 }, { count: 3 });
-  const q3 = m.rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [T, H, hd]
-  const k3 = m.rope(g.op("Reshape", [k, g.constI64([-1, kvH, hd])])); // [T, kvH, hd]
-  const newK = g.op("Unsqueeze", [k3, g.constI64([0])], {}, { outputs: [llamaNames.newKey(l)] });
-  const newV = g.op("Reshape", [v, g.constI64([1, -1, kvH, hd])], {}, {
-    outputs: [llamaNames.newValue(l)],
-  });
-  g.output(newK, "float32", [1, "T", kvH, hd]);
-  g.output(newV, "float32", [1, "T", kvH, hd]);
+  const q3 = m.rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [B·T, H, hd]
+  const k3 = m.rope(g.op("Reshape", [k, g.constI64([-1, kvH, hd])])); // [B·T, kvH, hd]
+  // New entries in the cache's row layout: [B·T, kvH, hd] → [B, T, kvH, hd] → [T, B, kvH, hd].
+  const toRows = (t: string, name: string) =>
+    g.op("Transpose", [g.op("Reshape", [t, shapeOf(g, [B1, T1, kvH, hd])])], {
+      perm: [1, 0, 2, 3],
+    }, { outputs: [name] });
+  const newK = toRows(k3, llamaNames.newKey(l));
+  const newV = toRows(v, llamaNames.newValue(l));
+  g.output(newK, "float32", ["T", "B", kvH, hd]);
+  g.output(newV, "float32", ["T", "B", kvH, hd]);
 
-  const keysT = g.op("Transpose", [g.op("Concat", [pastK, newK], { axis: 1 })], {
-    perm: [0, 2, 3, 1],
-  }); // [1, kvH, hd, S]
-  const values = g.op("Transpose", [g.op("Concat", [pastV, newV], { axis: 1 })], {
-    perm: [0, 2, 1, 3],
-  }); // [1, kvH, S, hd]
-  // Queries grouped by KV head: [T, H, hd] → [kvH, T, G·hd] → [1, kvH, T·G, hd].
+  // Queries grouped by KV head: [B·T, H, hd] → [B, kvH, T, G, hd] → [B, kvH, T·G, hd].
+  const scaled = g.op("Mul", [q3, g.constF32(1 / Math.sqrt(hd), [])]);
   const qGrouped = g.op("Reshape", [
-    g.op("Transpose", [
-      g.op("Reshape", [
-        g.op("Mul", [q3, g.constF32(1 / Math.sqrt(hd), [])]),
-        g.constI64([-1, kvH, G * hd]),
-      ]),
-    ], { perm: [1, 0, 2] }),
-    g.constI64([1, kvH, -1, hd]),
+    g.op("Transpose", [g.op("Reshape", [scaled, shapeOf(g, [B1, T1, kvH, G, hd])])], {
+      perm: [0, 2, 1, 3, 4],
+    }),
+    shapeOf(g, [B1, kvH, -1, hd]),
   ]);
-  const scores = g.op("MatMul", [qGrouped, keysT]); // [1, kvH, T·G, S]
-
-  // Query row r (new token ⌊r / G⌋) may see cache columns ≤ P_l + ⌊r / G⌋.
-  const P1 = g.op("Shape", [pastK], { start: 1, end: 2 });
-  const S = g.op("Add", [g.op("Squeeze", [P1, g.constI64([0])]), m.T]);
-  const cols = g.op("Range", [g.constI64(0, []), S, g.constI64(1, [])]);
-  const visible = g.op("LessOrEqual", [cols, g.op("Add", [m.rowToken, P1])]); // [T·G, S]
-  const probs = g.op("Softmax", [g.op("Where", [visible, scores, g.constF32(-Infinity, [])])], {
+  // New column j is visible to the query rows of tokens ≥ j.
+  const visible = g.op("LessOrEqual", [m.newCols, m.rowToken]); // [T·G, T]
+  const scoresNew = g.op("Where", [
+    visible,
+    readRows(g, qGrouped, newK, true),
+    g.constF32(-Infinity, []),
+  ]); // [B, kvH, T·G, T]
+  // Past columns are all visible (but the placeholder row of an empty layer).
+  const pastK = g.input(llamaNames.pastKey(l), "float32", [`P_${l}`, "B", kvH, hd]);
+  const pastV = g.input(llamaNames.pastValue(l), "float32", [`P_${l}`, "B", kvH, hd]);
+  const bias = g.op("Gather", [m.pastBias, g.constI64(l, [])], { axis: 0 });
+  const scoresPast = g.op("Add", [readRows(g, qGrouped, pastK, true), bias]); // [B, kvH, T·G, P]
+  const probs = g.op("Softmax", [g.op("Concat", [scoresPast, scoresNew], { axis: -1 })], {
     axis: -1,
+  }); // [B, kvH, T·G, P + T]
+  attentionSummaries(m, l, probs);
+  const P1 = g.op("Shape", [pastK], { start: 0, end: 1 });
+  const [probsPast, probsNew] = g.ops("Split", [probs, shapeOf(g, [P1, T1])], { axis: -1 }, {
+    count: 2,
   });
-  attentionSummaries(m, l, probs, S);
-
-  // Context back to [T, H·hd] with head index kv·G + group, as the o_proj weight expects.
+  const context = g.op("Add", [
+    readRows(g, probsPast, pastV, false),
+    readRows(g, probsNew, newV, false),
+  ]); // [B, kvH, T·G, hd]
+  // Back to [B·T, H·hd] with head index kv·G + group, as the o_proj weight expects.
   const ctx = g.op("Reshape", [
-    g.op("Transpose", [
-      g.op("Reshape", [g.op("MatMul", [probs, values]), g.constI64([kvH, -1, G * hd])]),
-    ], { perm: [1, 0, 2] }),
+    g.op("Transpose", [g.op("Reshape", [context, shapeOf(g, [B1, kvH, T1, G, hd])])], {
+      perm: [0, 2, 1, 3, 4],
+    }),
     g.constI64([-1, H * hd]),
   ]);
   return linear(g, ctx, g.weight(`layer${l}.o`, [D, H * hd], m.tensors.getF32(w.o, [D, H * hd])));
 }
 
 /**
- * The attention summaries of layer `l` from its probabilities `[1, kvH, T·G, S]`: PrefixKV's
- * importance (head mean, summed over queries) `[1, S]` and, for `matrices`, the head-averaged
- * matrix `[1, T, S]`. Nothing for the `none` variant.
+ * `a [B, kvH, M, K] · rows` for cache-layout `rows [S, B, kvH, hd]`, read in place:
+ * `transBatchB` makes the GEMM walk the rows with a stride instead of transposing them. With
+ * `transposed`, `rows` act as `[B, kvH, hd, S]` (queries · keysᵀ); else as `[B, kvH, S, hd]`
+ * (probabilities · values).
  */
-function attentionSummaries(m: Decoder, l: number, probs: string, S: string): void {
+function readRows(g: GraphBuilder, a: string, rows: string, transposed: boolean): string {
+  return g.op("FusedMatMul", [a, rows], { transB: transposed ? 1 : 0, transBatchB: 1 }, {
+    domain: "com.microsoft",
+  });
+}
+
+/**
+ * The attention summaries of layer `l` from its probabilities `[B, kvH, T·G, S]`: PrefixKV's
+ * importance (head mean, summed over queries) `[B, S]` and, for `matrices`, the head-averaged
+ * matrix `[B, T, S]`. Nothing for the `none` variant.
+ */
+function attentionSummaries(m: Decoder, l: number, probs: string): void {
   const { g, spec } = m;
   const invHeads = g.constF32(1 / spec.numHeads, []);
   if (m.attention === "importance") {
@@ -275,24 +315,18 @@ function attentionSummaries(m: Decoder, l: number, probs: string, S: string): vo
     const perHead = g.op("ReduceSum", [probs, g.constI64([2])], { keepdims: 0 });
     const summed = g.op("ReduceSum", [perHead, g.constI64([1])], { keepdims: 0 });
     const imp = g.op("Mul", [summed, invHeads], {}, { outputs: [llamaNames.importance(l)] });
-    g.output(imp, "float32", [1, `S_${l}`]);
+    g.output(imp, "float32", ["B", `S_${l}`]);
   } else if (m.attention === "matrices") {
     const G = spec.numHeads / spec.numKvHeads;
-    const shape5 = g.op("Concat", [
-      g.constI64([1, spec.numKvHeads]),
-      m.T1,
-      g.constI64([G]),
-      g.op("Unsqueeze", [S, g.constI64([0])]),
-    ], { axis: 0 });
-    const perQuery = g.op("ReduceSum", [g.op("Reshape", [probs, shape5]), g.constI64([1, 3])], {
-      keepdims: 0,
-    });
-    const att = g.op("Mul", [perQuery, invHeads], {}, { outputs: [llamaNames.attention(l)] }); // [1, T, S]
+    const S1 = g.op("Shape", [probs], { start: 3, end: 4 });
+    const byToken = g.op("Reshape", [probs, shapeOf(g, [m.B1, spec.numKvHeads, m.T1, G, S1])]);
+    const perQuery = g.op("ReduceSum", [byToken, g.constI64([1, 3])], { keepdims: 0 });
+    const att = g.op("Mul", [perQuery, invHeads], {}, { outputs: [llamaNames.attention(l)] }); // [B, T, S]
     const imp = g.op("ReduceSum", [att, g.constI64([1])], { keepdims: 0 }, {
       outputs: [llamaNames.importance(l)],
     });
-    g.output(imp, "float32", [1, `S_${l}`]);
-    g.output(att, "float32", [1, "T", `S_${l}`]);
+    g.output(imp, "float32", ["B", `S_${l}`]);
+    g.output(att, "float32", ["B", "T", `S_${l}`]);
   }
 }
 
@@ -313,14 +347,18 @@ function mlp(m: Decoder, l: number, x: string): string {
   return linear(g, g.op("Mul", [silu(g, gate), up]), downW);
 }
 
-/** The last row of `[T, D]`, as `[1, D]`. */
-function lastRow(g: GraphBuilder, h: string): string {
-  return g.op("Slice", [
-    h,
+/** Each sample's last row of `[B·T, D]`, as `[B, D]`. */
+function lastRows(m: Decoder, h: string): string {
+  const { g } = m;
+  const D = m.spec.hiddenSize;
+  const bySample = g.op("Reshape", [h, shapeOf(g, [m.B1, m.T1, D])]);
+  const last = g.op("Slice", [
+    bySample,
     g.constI64([-1]),
     g.constI64([Number.MAX_SAFE_INTEGER]),
-    g.constI64([0]),
+    g.constI64([1]),
   ]);
+  return g.op("Reshape", [last, g.constI64([-1, D])]);
 }
 
 function checkSpec(spec: LlamaSpec): void {

@@ -110,6 +110,7 @@ export class GraphBuilder {
   #inits: Initializer[] = [];
   #names = new Set<string>();
   #constCache = new Map<string, string>();
+  #domains = new Set<string>();
   #counter = 0;
 
   /**
@@ -216,6 +217,7 @@ export class GraphBuilder {
       }
     }
     const hint = opType.toLowerCase();
+    if (opts.domain) this.#domains.add(opts.domain);
     const outputs = opts.outputs
       ? opts.outputs.map((n) => this.#claim(n))
       : Array.from({ length: opts.count ?? 1 }, () => this.#claim(this.fresh(hint)));
@@ -307,7 +309,11 @@ export class GraphBuilder {
   #model(initializer: InstanceType<typeof onnx.TensorProto>[]) {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: "", version: OPSET }],
+      // Contrib operator domains (onnxruntime's `com.microsoft`) have version 1.
+      opsetImport: [
+        { domain: "", version: OPSET },
+        ...[...this.#domains].map((domain) => ({ domain, version: 1 })),
+      ],
       producerName: "prefixkv",
       docString: this.name,
       graph: onnx.GraphProto.create({

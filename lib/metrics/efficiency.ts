@@ -21,12 +21,7 @@ import type { KvCache } from "../runtime/kv_cache.ts";
 
 /** Bytes allocated by each layer's key, value and position buffers. */
 export function kvBytesPerLayer(cache: KvCache): number[] {
-  return Array.from(
-    { length: cache.numLayers },
-    (_, l) =>
-      cache.keys(l).buffer.byteLength + cache.values(l).buffer.byteLength +
-      cache.positions(l).buffer.byteLength,
-  );
+  return Array.from({ length: cache.numLayers }, (_, l) => cache.bytesAllocated(l));
 }
 
 /**

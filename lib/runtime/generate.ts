@@ -12,10 +12,20 @@
  * compressed cache this is smaller than the true index). Cache entries always record the true
  * index, so policies see real positions either way.
  *
+ * Every layer gets room for the tokens to come at prefill (`reserve`); after the policy's
+ * prefill compaction the cache is refitted to its kept entries plus that room, so decode steps
+ * append in place and never copy a layer.
+ *
+ * {@link generateBatch} decodes equal-length prompts together (the paper's latency protocol):
+ * one batched prefill, then per-sample policies on {@link KvCache.sample} views (each sample
+ * keeps its own entries; a layer must keep the same count in every sample, as an offline
+ * config or a fixed-ratio allocation does), then batched steps. Its ids equal per-sample
+ * {@link generate} runs.
+ *
  * @module
  */
 import { InputError } from "../errors.ts";
-import { type CachePolicy, keepAll } from "./cache_policy.ts";
+import { type AttentionNeeds, type CachePolicy, keepAll } from "./cache_policy.ts";
 import type { Model, Prompt } from "./model.ts";
 
 /** How fed tokens get their RoPE positions. */
@@ -46,20 +56,49 @@ export interface GenerateResult {
   /** True when an end-of-sequence token ended generation. */
   stoppedAtEos: boolean;
   /** Wall-clock timings of the run. */
-  timings: {
-    /** Prefill forward pass, milliseconds. */
-    prefillMs: number;
-    /** `policy.afterPrefill`, milliseconds. */
-    policyPrefillMs: number;
-    /** Mean per decode step (forward, append, `policy.afterStep`), milliseconds; 0 without steps. */
-    decodeMsPerToken: number;
-    /** Decode steps run (one fewer than `ids.length`: the first token comes from prefill). */
-    decodeSteps: number;
-  };
+  timings: GenerateTimings;
   /** Per-layer cache lengths at the end. */
   cacheLengths: number[];
   /** Bytes held by the cache buffers at the end. */
   bytesHeld: number;
+  /** How decoded tokens got their positions. */
+  positionMode: PositionMode;
+}
+
+/** Wall-clock timings of a (batched) generation. */
+export interface GenerateTimings {
+  /** Prefill forward pass, milliseconds. */
+  prefillMs: number;
+  /** `policy.afterPrefill` (every sample's) and the refit of the cache, milliseconds. */
+  policyPrefillMs: number;
+  /** Mean per decode step (forward, append, `policy.afterStep`), milliseconds; 0 without steps. */
+  decodeMsPerToken: number;
+  /** Of `decodeMsPerToken`, the mean milliseconds inside onnxruntime (the rest is JavaScript). */
+  decodeRunMsPerToken: number;
+  /** Decode steps run (one fewer than `ids.length`: the first token comes from prefill). */
+  decodeSteps: number;
+}
+
+/** Options of {@link generateBatch}: those of {@link generate}, with a policy per sample. */
+export interface GenerateBatchOptions extends Omit<GenerateOptions, "policy"> {
+  /** One KV retention policy per prompt (default {@link keepAll} for every one). */
+  policies?: readonly CachePolicy[];
+}
+
+/** What {@link generateBatch} returns. */
+export interface GenerateBatchResult {
+  /** Per sample: its generated ids (up to and including its EOS), text and whether EOS ended it. */
+  samples: { ids: number[]; text: string; stoppedAtEos: boolean }[];
+  /** N, every prompt's length. */
+  promptLength: number;
+  /** Timings of the batch (a step decodes one token of every sample). */
+  timings: GenerateTimings;
+  /** Per-layer cache lengths at the end (the same in every sample). */
+  cacheLengths: number[];
+  /** Bytes held by the entries of the whole batch at the end. */
+  bytesHeld: number;
+  /** Bytes of the whole batch's buffers at the end, spare capacity included. */
+  bytesAllocated: number;
   /** How decoded tokens got their positions. */
   positionMode: PositionMode;
 }
@@ -77,11 +116,47 @@ export async function generate(
   prompt: Prompt,
   opts: GenerateOptions,
 ): Promise<GenerateResult> {
+  const out = await generateBatch(model, [prompt], {
+    ...opts,
+    policies: [opts.policy ?? keepAll],
+  });
+  const [sample] = out.samples;
+  return {
+    ids: sample.ids,
+    text: sample.text,
+    promptLength: out.promptLength,
+    stoppedAtEos: sample.stoppedAtEos,
+    timings: out.timings,
+    cacheLengths: out.cacheLengths,
+    bytesHeld: out.bytesHeld,
+    positionMode: out.positionMode,
+  };
+}
+
+/** Greedy decoding of equal-length `prompts` as one batch; see the module documentation. */
+export async function generateBatch(
+  model: Model,
+  prompts: readonly Prompt[],
+  opts: GenerateBatchOptions,
+): Promise<GenerateBatchResult> {
   const { maxNewTokens } = opts;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
     throw new InputError(`maxNewTokens must be a positive integer, got ${maxNewTokens}`);
   }
-  const policy = opts.policy ?? keepAll;
+  const B = prompts.length;
+  if (B === 0) throw new InputError(`generateBatch needs at least one prompt`);
+  const N = prompts[0].length;
+  const unequal = prompts.findIndex((p) => p.length !== N);
+  if (unequal >= 0) {
+    throw new InputError(
+      `batched prompts must have equal lengths: prompt 0 has ${N} positions, prompt ${unequal} ` +
+        `has ${prompts[unequal].length}; pad or group prompts by length`,
+    );
+  }
+  const policies = opts.policies ?? prompts.map(() => keepAll);
+  if (policies.length !== B) {
+    throw new InputError(`${policies.length} policies for ${B} prompts; give one per prompt`);
+  }
   const positionMode = opts.positionMode ?? "absolute";
   if (positionMode !== "absolute" && positionMode !== "paper") {
     throw new InputError(`positionMode must be "absolute" or "paper", got "${positionMode}"`);
@@ -89,62 +164,110 @@ export async function generate(
   const stopAtEos = opts.stopAtEos ?? true;
   const eos = new Set(opts.eosTokenIds ?? model.spec.eosTokenIds);
   const V = model.vocabSize;
-  const N = prompt.length;
+  const prefillNeeds = strongest(policies.map((p) => p.needs.prefill));
+  const stepNeeds = policies.some((p) => p.needs.step);
 
   // Load the graphs first so that timings measure computation only.
-  await model.prepare(policy.needs.prefill, "last");
-  await model.prepare(policy.needs.step ? "importance" : "none", "last", true);
+  await model.prepare(prefillNeeds, "last");
+  await model.prepare(stepNeeds ? "importance" : "none", "last", true);
+  const embeds = B === 1 ? prompts[0].embeds : concat(prompts.map((p) => p.embeds));
+  const spare = maxNewTokens - 1;
   const t0 = performance.now();
-  const pre = await model.prefill(prompt.embeds, {
-    attention: policy.needs.prefill,
+  const pre = await model.prefill(embeds, {
+    attention: prefillNeeds,
     positionStart: 0,
     logits: "last",
+    batch: B,
+    reserve: spare,
   });
   const prefillMs = performance.now() - t0;
   const cache = pre.cache;
-  const ids = [argmax(pre.logits.subarray(pre.logits.length - V))];
+  const views = B === 1 ? [cache] : prompts.map((_, b) => cache.sample(b));
+  const ids = prompts.map((_, b) => [argmax(pre.logits.subarray(b * V, (b + 1) * V))]);
 
   const t1 = performance.now();
-  policy.afterPrefill(cache, {
-    promptLength: N,
-    importance: pre.importance,
-    attention: pre.attention,
-    imageSpan: prompt.imageSpan,
-  });
+  policies.forEach((policy, b) =>
+    policy.afterPrefill(views[b], {
+      promptLength: N,
+      importance: pre.importance && rowsOf(pre.importance, B, b),
+      attention: pre.attention && rowsOf(pre.attention, B, b),
+      imageSpan: prompts[b].imageSpan,
+    })
+  );
+  cache.fit(spare); // release what the policies dropped; keep room for the tokens to come
   const policyPrefillMs = performance.now() - t1;
 
-  let stoppedAtEos = stopAtEos && eos.has(ids[0]);
+  const stopped = ids.map((s) => stopAtEos && eos.has(s[0]));
   const t2 = performance.now();
   let steps = 0;
-  while (!stoppedAtEos && ids.length < maxNewTokens) {
-    const step = ids.length; // 1-based index of the token fed now
+  let runMs = 0;
+  while (!stopped.every(Boolean) && steps + 1 < maxNewTokens) {
+    const step = steps + 1; // 1-based index of the token fed now
     const truePosition = N + step - 1;
     const position = positionMode === "absolute" ? truePosition : cache.length(0);
-    const out = await model.step(ids[ids.length - 1], cache, position, {
-      attention: policy.needs.step,
+    // A sample that has stopped keeps feeding its last token; its outputs are dropped.
+    const fed = ids.map((s) => s[s.length - 1]);
+    const out = await model.step(B === 1 ? fed[0] : fed, cache, position, {
+      attention: stepNeeds,
       cachePosition: truePosition,
     });
-    policy.afterStep(cache, { step, tokensSeen: N + step, importance: out.importance });
-    const next = argmax(out.logits);
-    ids.push(next);
+    runMs += out.runMs;
+    policies.forEach((policy, b) =>
+      policy.afterStep(views[b], {
+        step,
+        tokensSeen: N + step,
+        importance: out.importance && rowsOf(out.importance, B, b),
+      })
+    );
+    for (let b = 0; b < B; b++) {
+      if (stopped[b]) continue;
+      const next = argmax(out.logits.subarray(b * V, (b + 1) * V));
+      ids[b].push(next);
+      stopped[b] = stopAtEos && eos.has(next);
+    }
     steps++;
-    stoppedAtEos = stopAtEos && eos.has(next);
   }
   const decodeMs = performance.now() - t2;
 
   return {
-    ids,
-    text: model.decode(ids),
+    samples: ids.map((s, b) => ({ ids: s, text: model.decode(s), stoppedAtEos: stopped[b] })),
     promptLength: N,
-    stoppedAtEos,
     timings: {
       prefillMs,
       policyPrefillMs,
       decodeMsPerToken: steps > 0 ? decodeMs / steps : 0,
+      decodeRunMsPerToken: steps > 0 ? runMs / steps : 0,
       decodeSteps: steps,
     },
     cacheLengths: cache.lengths(),
     bytesHeld: cache.bytesHeld(),
+    bytesAllocated: cache.bytesAllocated(),
     positionMode,
   };
+}
+
+const LEVEL = { none: 0, importance: 1, matrices: 2 } as const;
+
+/** The attention output that serves every policy's prefill. */
+function strongest(needs: AttentionNeeds["prefill"][]): AttentionNeeds["prefill"] {
+  return needs.reduce((a, b) => (LEVEL[b] > LEVEL[a] ? b : a), "none");
+}
+
+/** Sample `b`'s rows of each layer's `[batch, …]` output (views, no copy). */
+function rowsOf(perLayer: Float32Array[], batch: number, b: number): Float32Array[] {
+  if (batch === 1) return perLayer;
+  return perLayer.map((x) => {
+    const n = x.length / batch;
+    return x.subarray(b * n, (b + 1) * n);
+  });
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

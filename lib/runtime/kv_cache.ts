@@ -2,19 +2,35 @@
  * A key/value cache with one buffer per layer. Layers hold different numbers of entries
  * (PrefixKV keeps a different prefix per layer), so nothing here assumes a common length.
  *
- * Storage is token-major, `[capacity, kvHeads, headDim]` per layer, so the first `length` rows
- * are a contiguous view that can be handed to the runtime without copying, appending writes
- * rows at the end, and keeping a sorted index set compacts rows in place. `keep` and `merge`
- * reallocate to the kept size, so memory is really released; {@link KvCache.bytesHeld} reports
- * the bytes of the buffers actually allocated.
+ * Storage is token-major, `[capacity, batch, kvHeads, headDim]` per layer: a row holds one
+ * entry of every sample, so the first `length` rows are a contiguous view that the runtime
+ * reads without copying, and appending writes rows at the end. Buffers keep spare capacity
+ * ({@link KvCache.fit} sets it, e.g. to the tokens still to generate) so that decode steps
+ * never reallocate, and `keep`, `evict` and `merge` compact rows in place. Nothing here copies
+ * a layer's whole cache except `fit`, `clone` and growing past the capacity.
+ *
+ * A batch (B > 1, the paper's latency protocol) holds equal-length prompts. Each sample keeps
+ * its own entries; a layer must hold the same count in every sample before the runtime reads
+ * it. {@link KvCache.sample} is a view of one sample that recipes use like a batch-1 cache.
  *
  * This is the only meeting point of recipes and the runtime: recipes call `keep`, `evict`,
  * `merge` and read lengths and positions; the runtime calls `append` and reads the views.
  *
+ * @example Keep a prefix, then decode in place
+ * ```ts
+ * import { KvCache } from "./kv_cache.ts";
+ *
+ * const cache = new KvCache({ numLayers: 1, numKvHeads: 1, headDim: 2 });
+ * cache.append(0, Float32Array.of(1, 1, 2, 2, 3, 3), Float32Array.of(1, 1, 2, 2, 3, 3), [0, 1, 2]);
+ * cache.keep(0, [0, 2]); // compacted in place
+ * cache.fit(8); // room for 8 more entries: appends no longer reallocate
+ * console.log(cache.length(0), [...cache.positions(0)], cache.capacity(0)); // 2 [0, 2] 10
+ * ```
+ *
  * @module
  */
 
-/** Shape of a cache: layers × KV heads × head dimension. */
+/** Shape of a cache: layers × KV heads × head dimension, and the batch size. */
 export interface KvCacheShape {
   /** Number of decoder layers. */
   numLayers: number;
@@ -22,39 +38,57 @@ export interface KvCacheShape {
   numKvHeads: number;
   /** Floats per head of one key or value. */
   headDim: number;
+  /** Samples decoded together (default 1). */
+  batch?: number;
 }
 
-class LayerBuffer {
+/** One layer's rows: `[capacity, batch, rowSize]` keys and values, `[capacity, batch]` positions. */
+class LayerStore {
   keys: Float32Array;
   values: Float32Array;
   positions: Int32Array;
-  length = 0;
+  /** Entries held by each sample. */
+  readonly lengths: Int32Array;
+  capacity: number;
 
-  constructor(readonly rowSize: number, capacity: number) {
-    this.keys = new Float32Array(capacity * rowSize);
-    this.values = new Float32Array(capacity * rowSize);
-    this.positions = new Int32Array(capacity);
+  constructor(readonly rowSize: number, readonly batch: number, capacity: number) {
+    this.capacity = capacity;
+    this.keys = new Float32Array(capacity * batch * rowSize);
+    this.values = new Float32Array(capacity * batch * rowSize);
+    this.positions = new Int32Array(capacity * batch);
+    this.lengths = new Int32Array(batch);
   }
 
-  get capacity(): number {
-    return this.positions.length;
+  get maxLength(): number {
+    return this.lengths.reduce((a, b) => Math.max(a, b), 0);
   }
 
   resize(capacity: number): void {
-    const n = this.length * this.rowSize;
-    const keys = new Float32Array(capacity * this.rowSize);
-    const values = new Float32Array(capacity * this.rowSize);
-    const positions = new Int32Array(capacity);
-    keys.set(this.keys.subarray(0, n));
-    values.set(this.values.subarray(0, n));
-    positions.set(this.positions.subarray(0, this.length));
+    const used = Math.min(this.maxLength, capacity) * this.batch;
+    const keys = new Float32Array(capacity * this.batch * this.rowSize);
+    const values = new Float32Array(capacity * this.batch * this.rowSize);
+    const positions = new Int32Array(capacity * this.batch);
+    keys.set(this.keys.subarray(0, used * this.rowSize));
+    values.set(this.values.subarray(0, used * this.rowSize));
+    positions.set(this.positions.subarray(0, used));
     this.keys = keys;
     this.values = values;
     this.positions = positions;
+    this.capacity = capacity;
+  }
+
+  /** Copies entry `from` of sample `b` to slot `to` (keys, values, position). */
+  move(b: number, from: number, to: number): void {
+    const r = this.rowSize;
+    const src = (from * this.batch + b) * r;
+    const dst = (to * this.batch + b) * r;
+    this.keys.copyWithin(dst, src, src + r);
+    this.values.copyWithin(dst, src, src + r);
+    this.positions[to * this.batch + b] = this.positions[from * this.batch + b];
   }
 }
 
-/** Per-layer KV storage for one sequence (batch size 1). */
+/** Per-layer KV storage for a batch of sequences (batch size 1 by default). */
 export class KvCache {
   /** Number of decoder layers. */
   readonly numLayers: number;
@@ -62,20 +96,25 @@ export class KvCache {
   readonly numKvHeads: number;
   /** Floats per head of one key or value. */
   readonly headDim: number;
-  /** Floats per cached entry (one token of one layer): `kvHeads · headDim`. */
+  /** Floats per cached entry (one token of one layer of one sample): `kvHeads · headDim`. */
   readonly rowSize: number;
-  /** Extra rows allocated when a layer grows, so decoding does not reallocate every step. */
+  /** Samples in the batch; a {@link KvCache.sample} view reports 1. */
+  readonly batch: number;
+  /** Extra rows allocated when an append finds no spare capacity (default 32). */
   readonly growth: number;
-  #layers: LayerBuffer[];
+  #stores: LayerStore[];
+  /** The sample this view acts on, or -1 for the whole batch. */
+  #sample: number;
 
   /**
    * Creates an empty cache.
    *
-   * @param shape layers, KV heads and head dimension
-   * @param growth rows added beyond need whenever a layer must grow (default 32)
+   * @param shape layers, KV heads, head dimension and batch size
+   * @param growth rows added beyond need whenever an append must grow a layer (default 32)
    */
   constructor(shape: KvCacheShape, growth = 32) {
-    for (const [k, v] of Object.entries(shape)) {
+    const batch = shape.batch ?? 1;
+    for (const [k, v] of Object.entries({ ...shape, batch })) {
       if (!Number.isInteger(v) || v <= 0) {
         throw new Error(`KvCache: ${k} must be a positive integer, got ${v}`);
       }
@@ -85,175 +124,353 @@ export class KvCache {
     this.headDim = shape.headDim;
     this.rowSize = shape.numKvHeads * shape.headDim;
     this.growth = growth;
-    this.#layers = Array.from({ length: shape.numLayers }, () => new LayerBuffer(this.rowSize, 0));
+    this.#stores = Array.from(
+      { length: shape.numLayers },
+      () => new LayerStore(this.rowSize, batch, 0),
+    );
+    this.#sample = -1;
+    this.batch = batch;
   }
 
-  #layer(layer: number): LayerBuffer {
-    const buf = this.#layers[layer];
-    if (!buf) throw new Error(`KvCache: layer ${layer} out of range [0, ${this.numLayers})`);
-    return buf;
+  /**
+   * A view of sample `b` that acts like a batch-1 cache over the same buffers: `keep`, `evict`
+   * and `merge` change that sample only, and lengths and positions are that sample's.
+   */
+  sample(b: number): KvCache {
+    const total = this.#stores[0]?.batch ?? 1;
+    if (this.#sample !== -1) throw new Error(`KvCache.sample: this is already a sample view`);
+    if (!Number.isInteger(b) || b < 0 || b >= total) {
+      throw new Error(`KvCache.sample: sample ${b} out of range [0, ${total})`);
+    }
+    const view = new KvCache(
+      { numLayers: this.numLayers, numKvHeads: this.numKvHeads, headDim: this.headDim },
+      this.growth,
+    );
+    view.#stores = this.#stores;
+    view.#sample = b;
+    return view;
   }
 
-  /** Number of entries held by `layer`. */
+  #store(layer: number): LayerStore {
+    const s = this.#stores[layer];
+    if (!s) throw new Error(`KvCache: layer ${layer} out of range [0, ${this.numLayers})`);
+    return s;
+  }
+
+  /** The samples this cache (or view) acts on. */
+  #samples(s: LayerStore): number[] {
+    return this.#sample === -1 ? Array.from({ length: s.batch }, (_, b) => b) : [this.#sample];
+  }
+
+  /**
+   * Number of entries held by `layer` (in every sample; an error when a batch's samples hold
+   * different counts).
+   */
   length(layer: number): number {
-    return this.#layer(layer).length;
+    const s = this.#store(layer);
+    if (this.#sample !== -1) return s.lengths[this.#sample];
+    const n = s.lengths[0];
+    if (s.lengths.some((x) => x !== n)) {
+      throw new Error(
+        `KvCache: the samples of layer ${layer} hold different numbers of entries ` +
+          `(${[...s.lengths].join(", ")}); a batch needs the same count per layer in every ` +
+          `sample (use an allocation with fixed per-layer counts, such as an offline config)`,
+      );
+    }
+    return n;
   }
 
   /** Entries held by every layer. */
   lengths(): number[] {
-    return this.#layers.map((l) => l.length);
+    return this.#stores.map((_, l) => this.length(l));
   }
 
-  /** Total entries held over all layers. */
+  /** Total entries held over all layers (and samples). */
   entriesHeld(): number {
-    return this.#layers.reduce((s, l) => s + l.length, 0);
+    let n = 0;
+    for (const s of this.#stores) for (const b of this.#samples(s)) n += s.lengths[b];
+    return n;
   }
 
-  /** Bytes of the key, value and position buffers currently allocated. */
+  /** Bytes of the entries held: keys, values and positions of every held entry. */
   bytesHeld(): number {
-    return this.#layers.reduce(
-      (s, l) => s + l.keys.byteLength + l.values.byteLength + l.positions.byteLength,
+    return this.entriesHeld() * (2 * this.rowSize * 4 + 4);
+  }
+
+  /**
+   * Bytes of the buffers allocated, spare capacity included (whole batch): of `layer`, or of
+   * every layer when no layer is given.
+   */
+  bytesAllocated(layer?: number): number {
+    const stores = layer === undefined ? this.#stores : [this.#store(layer)];
+    return stores.reduce(
+      (n, s) => n + s.keys.byteLength + s.values.byteLength + s.positions.byteLength,
       0,
     );
   }
 
-  /** Keys of `layer` as a view `[length, kvHeads, headDim]` (no copy; invalidated by writes). */
-  keys(layer: number): Float32Array {
-    const l = this.#layer(layer);
-    return l.keys.subarray(0, l.length * this.rowSize);
-  }
-
-  /** Values of `layer` as a view `[length, kvHeads, headDim]` (no copy; invalidated by writes). */
-  values(layer: number): Float32Array {
-    const l = this.#layer(layer);
-    return l.values.subarray(0, l.length * this.rowSize);
-  }
-
-  /** Original token positions of the entries of `layer`, in cache order (a view). */
-  positions(layer: number): Int32Array {
-    const l = this.#layer(layer);
-    return l.positions.subarray(0, l.length);
+  /** Entries `layer` can hold (per sample) before an append reallocates. */
+  capacity(layer: number): number {
+    return this.#store(layer).capacity;
   }
 
   /**
-   * Appends entries to `layer`. `keys` and `values` are `[count, kvHeads, headDim]`;
-   * `positions` gives each entry's original token position.
+   * Keys of `layer`, `[length, batch, kvHeads, headDim]`: a view of the buffer (no copy;
+   * invalidated by writes), or a copy `[length, kvHeads, headDim]` for a sample of a batch.
    */
-  append(layer: number, keys: Float32Array, values: Float32Array, positions: ArrayLike<number>) {
-    const l = this.#layer(layer);
-    const count = positions.length;
-    if (keys.length !== count * this.rowSize || values.length !== count * this.rowSize) {
+  keys(layer: number): Float32Array {
+    return this.#rows(layer, "keys");
+  }
+
+  /** Values of `layer`, laid out like {@link KvCache.keys}. */
+  values(layer: number): Float32Array {
+    return this.#rows(layer, "values");
+  }
+
+  #rows(layer: number, which: "keys" | "values"): Float32Array {
+    const s = this.#store(layer);
+    const n = this.length(layer);
+    const data = s[which];
+    if (this.#sample === -1 || s.batch === 1) return data.subarray(0, n * s.batch * s.rowSize);
+    const r = s.rowSize;
+    const out = new Float32Array(n * r);
+    for (let i = 0; i < n; i++) {
+      const at = (i * s.batch + this.#sample) * r;
+      out.set(data.subarray(at, at + r), i * r);
+    }
+    return out;
+  }
+
+  /**
+   * Original token positions of the entries of `layer`, in cache order: a view for a batch-1
+   * cache, a copy for a sample of a batch. A whole batch of several samples has no single
+   * list; read it per sample.
+   */
+  positions(layer: number): Int32Array {
+    const s = this.#store(layer);
+    if (s.batch === 1) return s.positions.subarray(0, s.lengths[0]);
+    if (this.#sample === -1) {
       throw new Error(
-        `KvCache.append: layer ${layer} expects ${count}×${this.numKvHeads}×${this.headDim} ` +
-          `floats for keys and values, got ${keys.length} and ${values.length}`,
+        `KvCache.positions: a batch of ${s.batch} samples keeps positions per sample; ` +
+          `read cache.sample(b).positions(${layer})`,
       );
     }
-    if (l.length + count > l.capacity) {
-      // The first fill (the prefill) is sized exactly, so a layer that keeps everything holds no
-      // spare rows; later appends (decoding) grow in steps of `growth` rows.
-      l.resize(l.length + count + (l.length === 0 ? 0 : this.growth));
+    const b = this.#sample;
+    return Int32Array.from({ length: s.lengths[b] }, (_, i) => s.positions[i * s.batch + b]);
+  }
+
+  /**
+   * Appends `count` entries to `layer` of every sample. `keys` and `values` are
+   * `[count, batch, kvHeads, headDim]` (the cache's row layout); `positions` gives each new
+   * entry's original token position (the same in every sample). Writes into spare capacity;
+   * only a layer without room reallocates (by `growth` rows beyond need).
+   */
+  append(
+    layer: number,
+    keys: Float32Array,
+    values: Float32Array,
+    positions: ArrayLike<number>,
+  ): void {
+    if (this.#sample !== -1) {
+      throw new Error(`KvCache.append: append through the whole cache, not a sample view`);
     }
-    const at = l.length * this.rowSize;
-    l.keys.set(keys, at);
-    l.values.set(values, at);
-    for (let i = 0; i < count; i++) l.positions[l.length + i] = positions[i];
-    l.length += count;
+    const s = this.#store(layer);
+    const count = positions.length;
+    const floats = count * s.batch * this.rowSize;
+    if (keys.length !== floats || values.length !== floats) {
+      throw new Error(
+        `KvCache.append: layer ${layer} expects ${count}×${s.batch}×${this.numKvHeads}×` +
+          `${this.headDim} floats for keys and values, got ${keys.length} and ${values.length}`,
+      );
+    }
+    const n = this.length(layer);
+    if (n + count > s.capacity) {
+      // The first fill (the prefill) is sized exactly; later appends grow by `growth` rows.
+      s.resize(n + count + (n === 0 ? 0 : this.growth));
+    }
+    const at = n * s.batch * this.rowSize;
+    s.keys.set(keys, at);
+    s.values.set(values, at);
+    for (let i = 0; i < count; i++) {
+      s.positions.fill(positions[i], (n + i) * s.batch, (n + i + 1) * s.batch);
+    }
+    s.lengths.fill(n + count);
   }
 
   /**
    * Keeps only the entries at `indices` (strictly increasing cache indices) in `layer`, in
-   * that order, and releases the memory of the others.
+   * that order, compacting in place. Memory is kept for later appends; {@link KvCache.fit}
+   * releases it.
    */
   keep(layer: number, indices: ArrayLike<number>): void {
-    const l = this.#layer(layer);
-    checkSortedIndices(indices, l.length, `KvCache.keep(layer ${layer})`);
-    const n = indices.length;
-    const next = new LayerBuffer(this.rowSize, n);
-    const r = this.rowSize;
-    for (let i = 0; i < n; i++) {
-      const src = indices[i];
-      next.keys.set(l.keys.subarray(src * r, src * r + r), i * r);
-      next.values.set(l.values.subarray(src * r, src * r + r), i * r);
-      next.positions[i] = l.positions[src];
+    const s = this.#store(layer);
+    for (const b of this.#samples(s)) {
+      checkSortedIndices(indices, s.lengths[b], `KvCache.keep(layer ${layer})`);
     }
-    next.length = n;
-    this.#layers[layer] = next;
+    for (const b of this.#samples(s)) {
+      // indices[i] ≥ i, so moving forward never overwrites an entry still to be read.
+      for (let i = 0; i < indices.length; i++) if (indices[i] !== i) s.move(b, indices[i], i);
+      s.lengths[b] = indices.length;
+    }
   }
 
   /** Removes the single entry at cache index `index` of `layer`, shifting later entries down. */
   evict(layer: number, index: number): void {
-    const l = this.#layer(layer);
-    if (!Number.isInteger(index) || index < 0 || index >= l.length) {
-      throw new Error(
-        `KvCache.evict: index ${index} out of range [0, ${l.length}) in layer ${layer}`,
-      );
+    const s = this.#store(layer);
+    for (const b of this.#samples(s)) {
+      const n = s.lengths[b];
+      if (!Number.isInteger(index) || index < 0 || index >= n) {
+        throw new Error(
+          `KvCache.evict: index ${index} out of range [0, ${n}) in layer ${layer}`,
+        );
+      }
     }
-    const r = this.rowSize;
-    l.keys.copyWithin(index * r, (index + 1) * r, l.length * r);
-    l.values.copyWithin(index * r, (index + 1) * r, l.length * r);
-    l.positions.copyWithin(index, index + 1, l.length);
-    l.length -= 1;
+    for (const b of this.#samples(s)) {
+      const n = s.lengths[b];
+      if (s.batch === 1) {
+        const r = s.rowSize;
+        s.keys.copyWithin(index * r, (index + 1) * r, n * r);
+        s.values.copyWithin(index * r, (index + 1) * r, n * r);
+        s.positions.copyWithin(index, index + 1, n);
+      } else {
+        for (let i = index + 1; i < n; i++) s.move(b, i, i - 1);
+      }
+      s.lengths[b] = n - 1;
+    }
   }
 
   /**
-   * Merges entries into anchors (Elastic Cache style). `anchors` are strictly increasing cache
-   * indices that survive; `assignment[i]` is the anchor slot (index into `anchors`) that entry
-   * `i` merges into, or -1 to drop it. Each anchor's key and value become the mean over the
-   * entries assigned to it (the anchor itself must be assigned to its own slot); its position
-   * stays the anchor's.
+   * Merges entries into anchors (Elastic Cache style), in place. `anchors` are strictly
+   * increasing cache indices that survive; `assignment[i]` is the anchor slot (index into
+   * `anchors`) that entry `i` merges into, or -1 to drop it. Each anchor's key and value become
+   * the mean over the entries assigned to it (the anchor itself must be assigned to its own
+   * slot); its position stays the anchor's.
    */
   merge(layer: number, anchors: ArrayLike<number>, assignment: Int32Array): void {
-    const l = this.#layer(layer);
-    checkSortedIndices(anchors, l.length, `KvCache.merge(layer ${layer})`);
-    if (assignment.length !== l.length) {
-      throw new Error(
-        `KvCache.merge: assignment has ${assignment.length} entries, layer ${layer} has ${l.length}`,
-      );
-    }
+    const s = this.#store(layer);
     const n = anchors.length;
-    const r = this.rowSize;
-    const next = new LayerBuffer(r, n);
-    const counts = new Float64Array(n);
-    const sumK = new Float64Array(n * r);
-    const sumV = new Float64Array(n * r);
-    for (let i = 0; i < l.length; i++) {
-      const slot = assignment[i];
-      if (slot === -1) continue;
-      if (slot < 0 || slot >= n) {
-        throw new Error(`KvCache.merge: entry ${i} assigned to slot ${slot} of ${n}`);
-      }
-      counts[slot] += 1;
-      for (let j = 0; j < r; j++) {
-        sumK[slot * r + j] += l.keys[i * r + j];
-        sumV[slot * r + j] += l.values[i * r + j];
-      }
-    }
-    for (let s = 0; s < n; s++) {
-      if (assignment[anchors[s]] !== s) {
+    const r = s.rowSize;
+    for (const b of this.#samples(s)) {
+      const len = s.lengths[b];
+      checkSortedIndices(anchors, len, `KvCache.merge(layer ${layer})`);
+      if (assignment.length !== len) {
         throw new Error(
-          `KvCache.merge: anchor ${anchors[s]} must be assigned to its own slot ${s}`,
+          `KvCache.merge: assignment has ${assignment.length} entries, layer ${layer} has ${len}`,
         );
       }
-      for (let j = 0; j < r; j++) {
-        next.keys[s * r + j] = sumK[s * r + j] / counts[s];
-        next.values[s * r + j] = sumV[s * r + j] / counts[s];
+      for (let i = 0; i < len; i++) {
+        const slot = assignment[i];
+        if (slot !== -1 && (slot < 0 || slot >= n)) {
+          throw new Error(`KvCache.merge: entry ${i} assigned to slot ${slot} of ${n}`);
+        }
       }
-      next.positions[s] = l.positions[anchors[s]];
+      for (let k = 0; k < n; k++) {
+        if (assignment[anchors[k]] !== k) {
+          throw new Error(
+            `KvCache.merge: anchor ${anchors[k]} must be assigned to its own slot ${k}`,
+          );
+        }
+      }
     }
-    next.length = n;
-    this.#layers[layer] = next;
+    for (const b of this.#samples(s)) {
+      const len = s.lengths[b];
+      const counts = new Float64Array(n);
+      const sumK = new Float64Array(n * r);
+      const sumV = new Float64Array(n * r);
+      for (let i = 0; i < len; i++) {
+        const slot = assignment[i];
+        if (slot === -1) continue;
+        counts[slot] += 1;
+        const at = (i * s.batch + b) * r;
+        for (let j = 0; j < r; j++) {
+          sumK[slot * r + j] += s.keys[at + j];
+          sumV[slot * r + j] += s.values[at + j];
+        }
+      }
+      for (let k = 0; k < n; k++) {
+        const at = (k * s.batch + b) * r;
+        for (let j = 0; j < r; j++) {
+          s.keys[at + j] = sumK[k * r + j] / counts[k];
+          s.values[at + j] = sumV[k * r + j] / counts[k];
+        }
+        s.positions[k * s.batch + b] = s.positions[anchors[k] * s.batch + b];
+      }
+      s.lengths[b] = n;
+    }
   }
 
-  /** A deep copy (exact capacity). */
-  clone(): KvCache {
-    const copy = new KvCache(
-      { numLayers: this.numLayers, numKvHeads: this.numKvHeads, headDim: this.headDim },
-      this.growth,
-    );
-    for (let i = 0; i < this.numLayers; i++) {
-      copy.append(i, this.keys(i).slice(), this.values(i).slice(), this.positions(i));
+  /**
+   * Reallocates every layer to hold exactly its entries plus `spare` more (per sample), e.g.
+   * after the prefill's compaction with `spare` = tokens still to generate, so memory is
+   * released and decode steps never reallocate. A layer already of that capacity is left
+   * alone. Acts on the whole batch.
+   */
+  fit(spare = 0): void {
+    if (!Number.isInteger(spare) || spare < 0) {
+      throw new Error(`KvCache.fit: spare must be a non-negative integer, got ${spare}`);
     }
-    return copy;
+    for (const s of this.#stores) {
+      const want = s.maxLength + spare;
+      if (s.capacity !== want) s.resize(want);
+    }
+  }
+
+  /** A deep copy of the whole batch (capacity = entries). */
+  clone(): KvCache {
+    return KvCache.stack([this]);
+  }
+
+  /**
+   * Stacks caches (or sample views) into one batch, samples in order. Each layer must hold
+   * the same number of entries in every cache.
+   */
+  static stack(caches: readonly KvCache[]): KvCache {
+    const first = caches[0];
+    if (!first) throw new Error(`KvCache.stack: no caches given`);
+    for (const c of caches) {
+      if (
+        c.numLayers !== first.numLayers || c.numKvHeads !== first.numKvHeads ||
+        c.headDim !== first.headDim
+      ) {
+        throw new Error(`KvCache.stack: caches of different shapes`);
+      }
+    }
+    const parts = caches.flatMap((c) =>
+      c.#sample === -1
+        ? Array.from({ length: c.#stores[0].batch }, (_, b) => ({ c, b }))
+        : [{ c, b: c.#sample }]
+    );
+    const batch = parts.length;
+    const out = new KvCache(
+      { numLayers: first.numLayers, numKvHeads: first.numKvHeads, headDim: first.headDim, batch },
+      first.growth,
+    );
+    for (let l = 0; l < first.numLayers; l++) {
+      const n = parts[0].c.#stores[l].lengths[parts[0].b];
+      if (parts.some(({ c, b }) => c.#stores[l].lengths[b] !== n)) {
+        throw new Error(
+          `KvCache.stack: layer ${l} holds ${
+            parts.map(({ c, b }) => c.#stores[l].lengths[b]).join(", ")
+          } entries in the samples; a batch needs the same count per layer in every sample ` +
+            `(use an allocation with fixed per-layer counts, such as an offline config)`,
+        );
+      }
+      const dst = out.#stores[l];
+      dst.resize(n);
+      const r = dst.rowSize;
+      parts.forEach(({ c, b: from }, to) => {
+        const src = c.#stores[l];
+        for (let i = 0; i < n; i++) {
+          const s = (i * src.batch + from) * r;
+          const d = (i * batch + to) * r;
+          dst.keys.set(src.keys.subarray(s, s + r), d);
+          dst.values.set(src.values.subarray(s, s + r), d);
+          dst.positions[i * batch + to] = src.positions[i * src.batch + from];
+        }
+      });
+      dst.lengths.fill(n);
+    }
+    return out;
   }
 }
 

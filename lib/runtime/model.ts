@@ -9,8 +9,10 @@
  * (a `matrices` session answers an `importance` request; any session answers a one-token step)
  * before a new variant is loaded.
  *
- * Cache entries are passed to the runtime as views of {@link KvCache}'s buffers (no copy); only
- * the new entries come back and are appended.
+ * The decoder reads each layer's entries as views of {@link KvCache}'s buffers (no copy, neither
+ * here nor in the graph; an empty layer, as at prefill, is fed one placeholder row that the
+ * graph masks); only the new entries come back and are appended into the cache's spare
+ * capacity. A batch of equal-length prompts (`batch` > 1) runs through the same graphs.
  *
  * @module
  */
@@ -32,6 +34,7 @@ import {
   buildLlamaGraph,
   LLAMA_GRAPH_VERSION,
   llamaNames,
+  PAST_BIAS,
 } from "../graph/llama_graph.ts";
 import { checkFiniteRun } from "./finite.ts";
 import { KvCache } from "./kv_cache.ts";
@@ -88,20 +91,35 @@ export interface PrefillOptions {
   positionStart?: number;
   /** Logits of `"all"` rows (default) or only the `"last"`. */
   logits?: "all" | "last";
+  /**
+   * Samples in `embeds` (default 1): `embeds` is `[batch · N, hidden]`, sample-major, every
+   * sample N rows long.
+   */
+  batch?: number;
+  /**
+   * Spare rows to allocate in every layer beyond the prompt (default 0), e.g. the tokens to
+   * generate, so that decode steps append without reallocating.
+   */
+  reserve?: number;
 }
 
 /** What {@link Model.prefill} returns. */
 export interface PrefillResult {
-  /** Row-major `[rows, vocab]`: every prompt row, or the last one only. */
+  /** Row-major `[rows, vocab]`: every prompt row, or the last one only (per sample). */
   logits: Float32Array;
-  /** Number of logit rows. */
+  /** Number of logit rows (all samples). */
   logitRows: number;
   /** A new cache holding the prompt's keys and values in every layer. */
   cache: KvCache;
-  /** Per layer, length N: head-averaged attention summed over all prompt queries. */
+  /**
+   * Per layer, length N (`[batch, N]` for a batch): head-averaged attention summed over all
+   * prompt queries.
+   */
   importance?: Float32Array[];
-  /** Per layer, `[N, N]` row-major head-averaged attention (row = query). */
+  /** Per layer, `[N, N]` (`[batch, N, N]`) row-major head-averaged attention (row = query). */
   attention?: Float32Array[];
+  /** Milliseconds inside onnxruntime (the rest of the call is JavaScript). */
+  runMs: number;
 }
 
 /** Options of {@link Model.step}. */
@@ -117,13 +135,16 @@ export interface StepOptions {
 
 /** What {@link Model.step} returns. */
 export interface StepResult {
-  /** Row-major `[rows, vocab]`, one row per fed token. */
+  /** Row-major `[rows, vocab]`, one row per fed token (sample-major for a batch). */
   logits: Float32Array;
   /**
    * Per layer, the new token's head-averaged attention over the layer's cache entries (cache
-   * order, new entry last); summed over the new tokens when several were fed.
+   * order, new entry last); summed over the new tokens when several were fed. `[batch, S]`
+   * for a batch.
    */
   importance?: Float32Array[];
+  /** Milliseconds inside onnxruntime (the rest of the call is JavaScript). */
+  runMs: number;
 }
 
 /** A prompt to assemble: text or ids, with at most one image. */
@@ -192,10 +213,15 @@ export class Model {
     return this.spec.text.vocabSize;
   }
 
-  /** An empty cache shaped for this model. */
-  newCache(): KvCache {
+  /** An empty cache shaped for this model, for `batch` samples (default 1). */
+  newCache(batch = 1): KvCache {
     const t = this.spec.text;
-    return new KvCache({ numLayers: t.numLayers, numKvHeads: t.numKvHeads, headDim: t.headDim });
+    return new KvCache({
+      numLayers: t.numLayers,
+      numKvHeads: t.numKvHeads,
+      headDim: t.headDim,
+      batch,
+    });
   }
 
   /** Token embeddings `[ids.length, hidden]`; ids outside the vocabulary are an {@link InputError}. */
@@ -262,14 +288,28 @@ export class Model {
    * cache holding every layer's N entries, and the requested attention summaries.
    */
   async prefill(embeds: Float32Array, opts: PrefillOptions = {}): Promise<PrefillResult> {
+    const batch = opts.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new InputError(`batch must be a positive integer, got ${batch}`);
+    }
     const rows = this.#rows(embeds, "prefill embeds");
+    if (rows % batch !== 0) {
+      throw new InputError(
+        `prefill embeds: ${rows} rows do not split into ${batch} samples of equal length`,
+      );
+    }
     const start = opts.positionStart ?? 0;
     checkPosition(start, "positionStart");
     const attention = opts.attention ?? "none";
-    const cache = this.newCache();
+    const cache = this.newCache(batch);
+    const reserve = opts.reserve ?? 0;
+    if (!Number.isInteger(reserve) || reserve < 0) {
+      throw new InputError(`reserve must be a non-negative integer, got ${reserve}`);
+    }
+    cache.fit(rows / batch + reserve);
     const out = await this.#forward(
       embeds,
-      rows,
+      rows / batch,
       start,
       start,
       cache,
@@ -280,17 +320,30 @@ export class Model {
   }
 
   /**
-   * Feeds one token (an id) or embedding rows at RoPE position `position` (then position+1, …)
-   * on top of `cache`, appends their entries to the cache, and returns their logits.
+   * Feeds one token (an id; one id per sample for a batch) or embedding rows (`[batch · T,
+   * hidden]`, sample-major) at RoPE position `position` (then position+1, …) on top of `cache`,
+   * appends their entries to the cache, and returns their logits.
    */
   async step(
-    input: number | Float32Array,
+    input: number | readonly number[] | Float32Array,
     cache: KvCache,
     position: number,
     opts: StepOptions = {},
   ): Promise<StepResult> {
-    const embeds = typeof input === "number" ? this.embedTokens([input]) : input;
-    const rows = this.#rows(embeds, "step embeds");
+    const ids = typeof input === "number" ? [input] : input instanceof Float32Array ? null : input;
+    if (ids && ids.length !== cache.batch) {
+      throw new InputError(
+        `step: ${ids.length} token id(s) for a cache of ${cache.batch} sample(s); give one per sample`,
+      );
+    }
+    const embeds = ids ? this.embedTokens(ids) : input as Float32Array;
+    const allRows = this.#rows(embeds, "step embeds");
+    if (allRows % cache.batch !== 0) {
+      throw new InputError(
+        `step embeds: ${allRows} rows do not split into ${cache.batch} samples of equal length`,
+      );
+    }
+    const rows = allRows / cache.batch;
     checkPosition(position, "position");
     const cachePosition = opts.cachePosition ?? position;
     checkPosition(cachePosition, "cachePosition");
@@ -304,7 +357,7 @@ export class Model {
       opts.attention ? "importance" : "none",
       "all",
     );
-    return { logits: out.logits, importance: out.importance };
+    return { logits: out.logits, importance: out.importance, runMs: out.runMs };
   }
 
   /**
@@ -436,23 +489,35 @@ export class Model {
     logits: "all" | "last",
   ): Promise<Omit<PrefillResult, "cache">> {
     const t = this.spec.text;
+    const B = cache.batch;
     checkContextLength(t, position + rows);
     const { session, logits: given } = await this.#decoder(attention, logits, rows);
     const positions = Array.from({ length: rows }, (_, i) => position + i);
     const feeds: Record<string, RuntimeTensor> = {
-      inputs_embeds: floatTensor(embeds, [1, rows, t.hiddenSize]),
-      position_ids: int64Tensor(positions, [1, rows]),
+      inputs_embeds: floatTensor(embeds, [B, rows, t.hiddenSize]),
+      position_ids: int64Tensor(Array.from({ length: B }, () => positions).flat(), [B, rows]),
     };
     const fetches = ["logits"];
+    const lengths = cache.lengths();
+    // An empty layer is fed one placeholder row that the −∞ bias hides from every query.
+    const bias = new Float32Array(t.numLayers);
+    const placeholder = new Float32Array(B * t.numKvHeads * t.headDim);
     for (let l = 0; l < t.numLayers; l++) {
-      const dims = [1, cache.length(l), t.numKvHeads, t.headDim];
-      feeds[llamaNames.pastKey(l)] = floatTensor(cache.keys(l), dims);
-      feeds[llamaNames.pastValue(l)] = floatTensor(cache.values(l), dims);
+      const empty = lengths[l] === 0;
+      if (empty) bias[l] = -Infinity;
+      const dims = [empty ? 1 : lengths[l], B, t.numKvHeads, t.headDim];
+      feeds[llamaNames.pastKey(l)] = floatTensor(empty ? placeholder : cache.keys(l), dims);
+      feeds[llamaNames.pastValue(l)] = floatTensor(empty ? placeholder : cache.values(l), dims);
+    }
+    feeds[PAST_BIAS] = floatTensor(bias, [t.numLayers]);
+    for (let l = 0; l < t.numLayers; l++) {
       fetches.push(llamaNames.newKey(l), llamaNames.newValue(l));
       if (attention !== "none") fetches.push(llamaNames.importance(l));
       if (attention === "matrices") fetches.push(llamaNames.attention(l));
     }
+    const t0 = performance.now();
     const out = await session.run(feeds, fetches);
+    const runMs = performance.now() - t0;
     checkFiniteRun(embeds, out, { numLayers: t.numLayers, position, rows });
     const cachePositions = positions.map((p) => p - position + cachePosition);
     for (let l = 0; l < t.numLayers; l++) {
@@ -463,17 +528,20 @@ export class Model {
         cachePositions,
       );
     }
+    // A placeholder column sits first in each sample's rows of an empty layer: drop it.
     const perLayer = (name: (l: number) => string) =>
-      Array.from({ length: t.numLayers }, (_, l) => out[name(l)].data as Float32Array);
+      Array.from({ length: t.numLayers }, (_, l) => {
+        const data = out[name(l)].data as Float32Array;
+        return lengths[l] === 0 ? dropFirstColumns(data, rows + 1) : data;
+      });
     let logitData = out.logits.data as Float32Array;
-    if (logits === "last" && given === "all") {
-      logitData = logitData.subarray((rows - 1) * t.vocabSize);
-    }
+    if (logits === "last" && given === "all") logitData = lastRowOfEach(logitData, B, t.vocabSize);
     return {
       logits: logitData,
       logitRows: logitData.length / t.vocabSize,
       importance: attention === "none" ? undefined : perLayer(llamaNames.importance),
       attention: attention === "matrices" ? perLayer(llamaNames.attention) : undefined,
+      runMs,
     };
   }
 
@@ -536,6 +604,28 @@ export class Model {
     this.graphLoads.push({ ...record, sessionMs: performance.now() - t1 });
     return session;
   }
+}
+
+/** Rows of `width` values, each without its first value. */
+function dropFirstColumns(data: Float32Array, width: number): Float32Array {
+  if (data.length === width) return data.subarray(1);
+  const rowCount = data.length / width;
+  const out = new Float32Array(rowCount * (width - 1));
+  for (let r = 0; r < rowCount; r++) {
+    out.set(data.subarray(r * width + 1, (r + 1) * width), r * (width - 1));
+  }
+  return out;
+}
+
+/** The last of each sample's logit rows. */
+function lastRowOfEach(logits: Float32Array, batch: number, vocab: number): Float32Array {
+  const perSample = logits.length / batch;
+  if (batch === 1) return logits.subarray(perSample - vocab);
+  const out = new Float32Array(batch * vocab);
+  for (let b = 0; b < batch; b++) {
+    out.set(logits.subarray((b + 1) * perSample - vocab, (b + 1) * perSample), b * vocab);
+  }
+  return out;
 }
 
 function checkPosition(p: number, what: string): void {

@@ -7,6 +7,7 @@ import {
   buildLlamaGraph,
   type LlamaGraphOptions,
   llamaNames,
+  PAST_BIAS,
 } from "../../lib/graph/llama_graph.ts";
 import { makeTinyLlama, type TinyLlamaOptions } from "../fixtures/tiny_checkpoint.ts";
 import { type RefCache, referenceLlama } from "../reference/llama_reference.ts";
@@ -31,16 +32,40 @@ async function runGraph(
     inputs_embeds: new ort.Tensor("float32", embeds, [1, T, spec.hiddenSize]),
     position_ids: new ort.Tensor("int64", BigInt64Array.from(positions.map(BigInt)), [1, T]),
   };
+  // A layer without entries is fed one placeholder row, masked by a −∞ bias.
+  const bias = new Float32Array(spec.numLayers);
   for (let l = 0; l < spec.numLayers; l++) {
     const layer = cache?.layers[l];
     const P = layer?.positions.length ?? 0;
-    const flat = (rows: Float64Array[]) => Float32Array.from(rows.flatMap((r) => [...r]));
-    const dims = [1, P, spec.numKvHeads, spec.headDim];
+    const row = spec.numKvHeads * spec.headDim;
+    const flat = (rows: Float64Array[]) =>
+      P === 0 ? new Float32Array(row) : Float32Array.from(rows.flatMap((r) => [...r]));
+    if (P === 0) bias[l] = -Infinity;
+    const dims = [Math.max(P, 1), 1, spec.numKvHeads, spec.headDim];
     feeds[llamaNames.pastKey(l)] = new ort.Tensor("float32", flat(layer?.keys ?? []), dims);
     feeds[llamaNames.pastValue(l)] = new ort.Tensor("float32", flat(layer?.values ?? []), dims);
   }
-  const out = await session.run(feeds);
+  feeds[PAST_BIAS] = new ort.Tensor("float32", bias, [spec.numLayers]);
+  const out: Record<string, ort.Tensor> = { ...await session.run(feeds) };
   await session.release();
+  // The placeholder's column comes first in an empty layer's summaries; it must get no
+  // attention, and is dropped so that the outputs read like the reference's.
+  for (let l = 0; l < spec.numLayers; l++) {
+    if ((cache?.layers[l].positions.length ?? 0) > 0) continue;
+    for (const name of [llamaNames.importance(l), llamaNames.attention(l)]) {
+      const t = out[name];
+      if (!t) continue;
+      const data = t.data as Float32Array;
+      const S = t.dims.at(-1)!;
+      const rows = data.length / S;
+      const kept = new Float32Array(rows * (S - 1));
+      for (let r = 0; r < rows; r++) {
+        assertEquals(data[r * S], 0, `${name}: the placeholder column is attended`);
+        kept.set(data.subarray(r * S + 1, (r + 1) * S), r * (S - 1));
+      }
+      out[name] = new ort.Tensor("float32", kept, [...t.dims.slice(0, -1), S - 1]);
+    }
+  }
   return out;
 }
 
@@ -67,7 +92,7 @@ for (const [name, opts] of CONFIGS) {
     assertEquals(got.logits.dims, [1, ids.length, spec.vocabSize]);
     ok(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
     for (let l = 0; l < spec.numLayers; l++) {
-      assertEquals(got[llamaNames.newKey(l)].dims, [1, ids.length, spec.numKvHeads, spec.headDim]);
+      assertEquals(got[llamaNames.newKey(l)].dims, [ids.length, 1, spec.numKvHeads, spec.headDim]);
       ok(maxAbsDiff(got[llamaNames.newKey(l)].data as Float32Array, want.newKeys[l]) <= TOL);
       ok(maxAbsDiff(got[llamaNames.newValue(l)].data as Float32Array, want.newValues[l]) <= TOL);
     }
