@@ -1,0 +1,244 @@
+/**
+ * Executes the notebooks headless with the Deno kernel (`deno task notebooks [NAME…]`), writes
+ * each executed notebook back in place (so the committed notebooks carry their outputs) and fails
+ * on a cell error, on a figure that did not arrive, on colour codes in an output, or on a
+ * notebook past its time limit.
+ *
+ * The kernel is a private kernelspec under `notebooks/.cache/jupyter/` (this Deno, `NO_COLOR=1`),
+ * found through `JUPYTER_PATH`, so a run never depends on, or changes, the user's installed
+ * kernels. Jupyter itself comes from the system: `jupyter nbconvert` with nbclient.
+ *
+ * A notebook is checked after execution, before it replaces the committed one: a failed run
+ * leaves the committed notebook as it was and keeps the executed copy in `notebooks/.cache/`.
+ *
+ * @module
+ */
+import { basename, dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The notebooks' folder. */
+export const NOTEBOOK_DIR: string = dirname(fileURLToPath(import.meta.url));
+
+/** Wall-clock limit of one notebook, in seconds (the issue's 3 minutes). */
+export const NOTEBOOK_LIMIT_S = 180;
+
+/** The MIME types that count as a figure. */
+export const FIGURE_TYPES: readonly string[] = ["image/svg+xml", "image/png"];
+
+/** A cell whose source calls one of these shows a figure, and must carry one after execution. */
+const FIGURE_CALL = /\b(showFigure|showSvg|showPng)\(/;
+
+/** The part of an `.ipynb` cell the checks read. */
+export interface NotebookCell {
+  /** `"code"`, `"markdown"` or `"raw"`. */
+  cell_type: string;
+  /** Source as one string or a list of lines. */
+  source: string | string[];
+  /** Outputs of a code cell. */
+  outputs?: NotebookOutput[];
+}
+
+/** One output of a code cell (nbformat 4). */
+export interface NotebookOutput {
+  /** `"stream"`, `"display_data"`, `"execute_result"` or `"error"`. */
+  output_type: string;
+  /** MIME bundle of a display or result. */
+  data?: Record<string, string | string[]>;
+  /** Stream text. */
+  text?: string | string[];
+  /** Error name and message. */
+  ename?: string;
+  /** Error message. */
+  evalue?: string;
+}
+
+/** The part of an `.ipynb` file the checks read. */
+export interface Notebook {
+  /** The cells in order. */
+  cells: NotebookCell[];
+}
+
+/** What is wrong with one executed notebook. */
+export interface NotebookProblem {
+  /** 1-based cell number (code and markdown cells counted together). */
+  cell: number;
+  /** One line naming the problem. */
+  message: string;
+}
+
+const joined = (s: string | string[] | undefined): string =>
+  Array.isArray(s) ? s.join("") : s ?? "";
+
+/** Figure outputs (image/svg+xml or image/png) of one cell. */
+export function figureCount(cell: NotebookCell): number {
+  return (cell.outputs ?? []).filter((o) =>
+    o.data !== undefined && FIGURE_TYPES.some((t) => t in o.data!)
+  ).length;
+}
+
+/**
+ * Checks an executed notebook: no error output, a figure in every cell that shows one, no ANSI
+ * colour codes in any output, and at least one figure in all.
+ */
+export function checkExecuted(nb: Notebook): NotebookProblem[] {
+  const problems: NotebookProblem[] = [];
+  let figures = 0;
+  nb.cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code") return;
+    const outputs = cell.outputs ?? [];
+    for (const out of outputs) {
+      if (out.output_type === "error") {
+        problems.push({ cell: i + 1, message: `error: ${out.ename}: ${out.evalue}` });
+      }
+      const texts = [joined(out.text), ...Object.values(out.data ?? {}).map(joined)];
+      if (texts.some((t) => t.includes("\x1b["))) {
+        problems.push({
+          cell: i + 1,
+          message: "colour codes in an output: run the kernel with NO_COLOR=1 in its kernel.json",
+        });
+      }
+    }
+    const shown = figureCount(cell);
+    figures += shown;
+    if (FIGURE_CALL.test(joined(cell.source)) && shown === 0) {
+      problems.push({ cell: i + 1, message: "the cell shows a figure but has no figure output" });
+    }
+  });
+  if (figures === 0) problems.push({ cell: 0, message: "the notebook has no figure output" });
+  return problems;
+}
+
+/** The kernelspec the run uses: this Deno as a Jupyter kernel, without colour codes. */
+export function kernelSpec(denoPath: string): Record<string, unknown> {
+  return {
+    argv: [denoPath, "jupyter", "--kernel", "--conn", "{connection_file}"],
+    display_name: "Deno",
+    language: "typescript",
+    env: { NO_COLOR: "1" },
+  };
+}
+
+/** Writes the private kernelspec and returns the folder to put on `JUPYTER_PATH`. */
+async function writeKernel(cacheDir: string): Promise<string> {
+  const jupyterPath = join(cacheDir, "jupyter");
+  const dir = join(jupyterPath, "kernels", "deno");
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, "kernel.json"),
+    JSON.stringify(kernelSpec(Deno.execPath()), null, 2) + "\n",
+  );
+  return jupyterPath;
+}
+
+async function requireNbconvert(): Promise<void> {
+  const missing = "jupyter nbconvert is not installed; on Debian: apt-get install -y " +
+    "--no-install-recommends jupyter-nbconvert python3-nbclient jupyter-client";
+  try {
+    const out = await new Deno.Command("jupyter", { args: ["nbconvert", "--version"] }).output();
+    if (!out.success) throw new Error(missing);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(missing);
+    throw e;
+  }
+}
+
+/** How one notebook went. */
+export interface NotebookRun {
+  /** Notebook file name. */
+  name: string;
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** Figure outputs in the executed notebook. */
+  figures: number;
+  /** Problems found; empty when it passed (and was written back). */
+  problems: NotebookProblem[];
+}
+
+/** Executes `path` with nbconvert into `cacheDir`, checks it, and on success writes it back. */
+export async function runNotebook(
+  path: string,
+  cacheDir: string,
+  jupyterPath: string,
+): Promise<NotebookRun> {
+  const name = basename(path);
+  const executedDir = join(cacheDir, "executed");
+  await Deno.mkdir(executedDir, { recursive: true });
+  const executed = join(executedDir, name);
+  const started = performance.now();
+  const child = new Deno.Command("jupyter", {
+    args: [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--execute",
+      "--allow-errors",
+      "--ExecutePreprocessor.kernel_name=deno",
+      `--ExecutePreprocessor.timeout=${NOTEBOOK_LIMIT_S}`,
+      "--ExecutePreprocessor.record_timing=False",
+      "--output",
+      executed,
+      path,
+    ],
+    cwd: dirname(path),
+    env: { JUPYTER_PATH: jupyterPath, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), NOTEBOOK_LIMIT_S * 1000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const seconds = (performance.now() - started) / 1000;
+  if (!out.success) {
+    const why = seconds >= NOTEBOOK_LIMIT_S
+      ? `past the ${NOTEBOOK_LIMIT_S} s limit`
+      : new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
+    return { name, seconds, figures: 0, problems: [{ cell: 0, message: `nbconvert: ${why}` }] };
+  }
+  const nb = JSON.parse(await Deno.readTextFile(executed)) as Notebook;
+  const problems = checkExecuted(nb);
+  const figures = nb.cells.reduce((n, c) => n + figureCount(c), 0);
+  if (problems.length === 0) await Deno.copyFile(executed, path);
+  return { name, seconds, figures, problems };
+}
+
+/** The notebooks in `dir`, or those named in `names` (with or without `.ipynb`). */
+export async function listNotebooks(dir: string, names: readonly string[] = []): Promise<string[]> {
+  const all: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".ipynb")) all.push(e.name);
+  }
+  all.sort();
+  if (names.length === 0) return all.map((n) => join(dir, n));
+  return names.map((n) => {
+    const file = basename(n).endsWith(".ipynb") ? basename(n) : `${basename(n)}.ipynb`;
+    const match = all.find((a) => a === file || a.startsWith(`${basename(n)}-`));
+    if (!match) throw new Error(`no notebook "${n}" in ${dir}; there are: ${all.join(", ")}`);
+    return join(dir, match);
+  });
+}
+
+async function main(names: string[]): Promise<number> {
+  await requireNbconvert();
+  const cacheDir = join(NOTEBOOK_DIR, ".cache");
+  const jupyterPath = await writeKernel(cacheDir);
+  let failed = 0;
+  for (const path of await listNotebooks(NOTEBOOK_DIR, names)) {
+    console.log(`notebook ${relative(Deno.cwd(), path)} …`);
+    const run = await runNotebook(path, cacheDir, jupyterPath);
+    const status = run.problems.length === 0 ? "ok" : "FAILED";
+    console.log(`  ${status}: ${run.seconds.toFixed(1)} s, ${run.figures} figures`);
+    for (const p of run.problems) console.log(`  cell ${p.cell}: ${p.message}`);
+    if (run.problems.length > 0) failed++;
+  }
+  console.log(`notebooks: ${failed === 0 ? "all passed" : `${failed} failed`}`);
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`notebooks: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}
