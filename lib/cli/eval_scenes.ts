@@ -12,6 +12,7 @@ import {
   SCENE_TEST_SPLIT,
   type SceneAccuracy,
 } from "../metrics/scene_accuracy.ts";
+import { LIMITS } from "../limits.ts";
 import { checkOutputPath, writeTextFileAtomic } from "../output_path.ts";
 import type { Command } from "./command.ts";
 import {
@@ -99,7 +100,8 @@ export const command: Command = {
   help: HELP,
   async run(args: string[]): Promise<number> {
     const a = parseFlags(args, OPTIONS);
-    const count = integer("count", a.count, 200, 1);
+    const count = numberFlag("count", a.count, { integer: true, min: 1, max: LIMITS.sceneCount }) ??
+      200;
     const seed = integer("seed", a.seed, SCENE_TEST_SEED, 0);
     const maxNewTokens = integer("max-new-tokens", a["max-new-tokens"], SCENE_MAX_NEW_TOKENS, 1);
     const sampleCount = integer("samples", a.samples, 10, 0);

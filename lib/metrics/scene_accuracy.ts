@@ -15,7 +15,7 @@
  */
 import { preprocessImage } from "../checkpoint/image.ts";
 import type { ConversationKind, ConversationRecord } from "../data/scenes/conversations.ts";
-import { generateSplit } from "../data/scenes/dataset.ts";
+import { splitItems } from "../data/scenes/dataset.ts";
 import type { Scene } from "../data/scenes/generator.ts";
 import { answersMatch, type DescriptionScore, scoreDescription } from "../data/scenes/parser.ts";
 import { InputError } from "../errors.ts";
@@ -319,29 +319,21 @@ export async function evaluateScenes(
   }
   const policy = recipe.policy(budget);
 
-  const data = generateSplit(split, count, seed);
-  const recordsByScene = new Map<string, ConversationRecord[]>();
-  for (const r of data.records) {
-    const id = r.id.slice(0, r.id.length - r.kind.length - 1);
-    let list = recordsByScene.get(id);
-    if (!list) recordsByScene.set(id, list = []);
-    list.push(r);
-  }
-
   const tally = new Tally(opts.sampleCount ?? 10);
   let generatedTokens = 0;
   const t0 = performance.now();
-  for (let i = 0; i < data.scenes.length; i++) {
-    const scene = data.scenes[i];
-    const pixels = preprocessImage(data.images[i], processor);
-    for (const q of sceneQuestions(recordsByScene.get(scene.id) ?? [])) {
+  let i = 0;
+  // One scene at a time: memory stays flat whatever the count.
+  for (const { scene, image, records } of splitItems(split, count, seed)) {
+    const pixels = preprocessImage(image, processor);
+    for (const q of sceneQuestions(records)) {
       const prompt = await chatPrompt(model, { question: q.question, image: pixels });
       const out = await generate(model, prompt, { maxNewTokens, policy, positionMode });
       generatedTokens += out.ids.length;
       tally.add({ scene, ...q, got: out.text });
     }
     opts.onProgress?.({
-      done: i + 1,
+      done: ++i,
       total: count,
       seconds: (performance.now() - t0) / 1000,
       objectsFullyRight: tally.objectsFullyRight,

@@ -154,10 +154,12 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 
 /**
  * Streams a JSON array to a file with exactly `JSON.stringify(items, null, 1) + "\n"`'s bytes,
- * without holding the items.
+ * without holding the items (text is buffered up to about 1 MiB between writes).
  */
 class JsonArrayWriter {
   #count = 0;
+  #pending: string[] = [];
+  #pendingChars = 0;
   private constructor(readonly file: Deno.FsFile) {}
 
   static async open(path: string): Promise<JsonArrayWriter> {
@@ -168,15 +170,20 @@ class JsonArrayWriter {
 
   async push(item: unknown): Promise<void> {
     const body = " " + JSON.stringify(item, null, 1).replaceAll("\n", "\n ");
-    await this.#write((this.#count++ === 0 ? "[\n" : ",\n") + body);
+    this.#pending.push((this.#count++ === 0 ? "[\n" : ",\n") + body);
+    this.#pendingChars += body.length;
+    if (this.#pendingChars > 1 << 20) await this.#flush();
   }
 
   async close(): Promise<void> {
-    await this.#write(this.#count === 0 ? "[]\n" : "\n]\n");
+    this.#pending.push(this.#count === 0 ? "[]\n" : "\n]\n");
+    await this.#flush();
     this.file.close();
   }
 
-  #write(text: string): Promise<void> {
-    return writeAll(this.file, new TextEncoder().encode(text));
+  async #flush(): Promise<void> {
+    await writeAll(this.file, new TextEncoder().encode(this.#pending.join("")));
+    this.#pending = [];
+    this.#pendingChars = 0;
   }
 }
