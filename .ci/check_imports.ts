@@ -4,8 +4,9 @@
  * Every area of `lib/` (a folder; the top-level files together are the foundation) may import
  * the areas {@link DIRECTION} lists for it and, transitively, what those may import; nothing
  * else.
- * Besides: `lib/` imports nothing from the rest of the repository (deno.json aside), and only
- * tests import `tests/`.
+ * Besides: `lib/` imports nothing from the rest of the repository (deno.json aside), only
+ * tests import `tests/`, and assertions come from `@std/assert` (one style; `node:assert` only
+ * behind its stand-in).
  *
  * Run: `deno task check:imports` (CI runs it; `tests/structure/imports_test.ts` too). Exit
  * status 1 and one line per import against the direction, naming file, line and the fix.
@@ -188,7 +189,14 @@ export function checkImports(
   return { violations, unusedExceptions: exceptions.filter((e) => !used.has(e)) };
 }
 
+/** The one module that may use `node:assert`: the `@std/assert` stand-in. */
+const ASSERT_STAND_IN = "tests/_std_assert.ts";
+
 function problemOf(imp: Import, allowed: Map<string, Set<string>>): string | null {
+  if (/^node:assert(\/|$)/.test(imp.to) && imp.from !== ASSERT_STAND_IN) {
+    return `tests assert in one style: import assertEquals, assert, assertThrows, … from ` +
+      `"@std/assert" (${ASSERT_STAND_IN}), not from ${imp.to}`;
+  }
   const inRepo = !/^[a-z][a-z0-9+.-]*:/i.test(imp.to);
   if (!inRepo) return null;
   const fromArea = areaOf(imp.from);

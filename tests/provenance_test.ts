@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import denoConfig from "../deno.json" with { type: "json" };
 import { provenance } from "../lib/provenance.ts";
 

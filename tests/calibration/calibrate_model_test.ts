@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { calibrate } from "../../lib/prefix/calibrate.ts";
 import {

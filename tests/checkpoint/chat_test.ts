@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import { assertEquals, assertThrows } from "@std/assert";
 import { CheckpointError } from "../../lib/errors.ts";
 import { defaultChatFormat, formatPrompt, renderChatTemplate } from "../../lib/checkpoint/chat.ts";
 import type { ModelSpec } from "../../lib/checkpoint/spec.ts";
@@ -45,11 +45,12 @@ Deno.test("chat template over typed content parts (llava-hf style)", () => {
 
 Deno.test("a template that drops the image, or cannot render, is a CheckpointError", () => {
   const drop = { kind: "template" as const, template: "{{ messages[0]['role'] }}" };
-  throws(() => formatPrompt(drop, "q", { image: true }), CheckpointError);
-  throws(() => renderChatTemplate("{% for %}", [], { source: "x/tokenizer_config.json" }), (e) => {
-    ok(e instanceof CheckpointError && e.message.includes("x/tokenizer_config.json"));
-    return true;
-  });
+  assertThrows(() => formatPrompt(drop, "q", { image: true }), CheckpointError);
+  assertThrows(
+    () => renderChatTemplate("{% for %}", [], { source: "x/tokenizer_config.json" }),
+    CheckpointError,
+    "x/tokenizer_config.json",
+  );
 });
 
 Deno.test("defaultChatFormat: template first, then llava_v1 for LLaVA, plain for LLaMA", () => {

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { CheckpointError } from "../../lib/errors.ts";
 import { loadCheckpoint } from "../../lib/checkpoint/checkpoint.ts";
@@ -34,11 +34,8 @@ function tinyLlavaDir(edit?: Parameters<typeof writeWeightsFor>[2]): string {
 
 /** Asserts a rejected CheckpointError whose message has every part. */
 async function rejectsCheckpoint(p: Promise<unknown>, ...parts: string[]) {
-  await rejects(p, (e: unknown) => {
-    ok(e instanceof CheckpointError, `expected CheckpointError, got ${e}`);
-    for (const part of parts) ok(e.message.includes(part), `"${e.message}" lacks "${part}"`);
-    return true;
-  });
+  const e = await assertRejects(() => p, CheckpointError);
+  for (const part of parts) assertStringIncludes(e.message, part);
 }
 
 Deno.test("loadCheckpoint: a tiny llava-hf directory end to end", async () => {
@@ -72,7 +69,7 @@ Deno.test("loadCheckpoint: a tiny llava-hf directory end to end", async () => {
     );
     const got = ck.tensors.getF32("multi_modal_projector.linear_1.bias", [8]);
     const want = patternTensor([8], idx);
-    for (let i = 0; i < 8; i++) ok(Math.abs(got[i] - want[i]) < 1e-3);
+    for (let i = 0; i < 8; i++) assert(Math.abs(got[i] - want[i]) < 1e-3);
     assertEquals(ck.tensors.names(), names);
   } finally {
     ck.tensors.close();
@@ -109,7 +106,7 @@ Deno.test("bad input: wrong-shape and missing tensors are all listed at once", a
   const ck = await loadCheckpoint(dir, { validate: false });
   try {
     const name = "language_model.model.layers.1.mlp.up_proj.weight";
-    ok(
+    assert(
       (() => {
         try {
           ck.tensors.getF32(name, [12, 8]);
@@ -186,7 +183,7 @@ Deno.test("loadCheckpoint: original LLaVA-1.5 layout with a separate CLIP direct
       [...ck.tensors.getF32("vision_tower.vision_model.pre_layrnorm.bias", [4])],
       [...patternTensor([4], tower.findIndex((t) => t.name === "vision_model.pre_layrnorm.bias"))],
     );
-    ok(ck.tensors.info("model.mm_projector.2.weight"));
+    assert(ck.tensors.info("model.mm_projector.2.weight"));
   } finally {
     ck.tensors.close();
   }

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { CheckpointError } from "../../lib/errors.ts";
 import {
@@ -15,11 +15,8 @@ const NEW_HF = ["model.language_model.embed_tokens.weight"];
 
 /** Asserts a CheckpointError whose message contains every part. */
 function rejects(fn: () => unknown, ...parts: string[]) {
-  throws(fn, (e: unknown) => {
-    ok(e instanceof CheckpointError, `expected CheckpointError, got ${e}`);
-    for (const p of parts) ok(e.message.includes(p), `"${e.message}" lacks "${p}"`);
-    return true;
-  });
+  const e = assertThrows(fn, CheckpointError);
+  for (const p of parts) assertStringIncludes(e.message, p);
 }
 
 Deno.test("llava-hf 1.5 config: omitted text fields take LlamaConfig defaults", () => {

@@ -1,9 +1,10 @@
 import {
-  deepStrictEqual as assertEquals,
-  ok,
-  rejects as assertRejects,
-  throws,
-} from "node:assert/strict";
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { encode as encodePng } from "fast-png";
 import jpeg from "jpeg-js";
 import { CheckpointError, InputError } from "../../lib/errors.ts";
@@ -133,13 +134,13 @@ Deno.test("bicubic resize agrees with a direct float formula (±1 from fixed-poi
     const fast = resizeBicubic(img, W, H).data, slow = directResize(img, W, H).data;
     let exact = 0;
     for (let i = 0; i < fast.length; i++) {
-      ok(
+      assert(
         Math.abs(fast[i] - slow[i]) <= 1,
         `${w}x${h}->${W}x${H} at ${i}: ${fast[i]} vs ${slow[i]}`,
       );
       if (fast[i] === slow[i]) exact++;
     }
-    ok(exact >= fast.length * 0.95, `only ${exact}/${fast.length} exact`);
+    assert(exact >= fast.length * 0.95, `only ${exact}/${fast.length} exact`);
   }
 });
 
@@ -181,7 +182,7 @@ Deno.test("2×2 identity path: CHW layout and hand-computed normalised values", 
     n(0),
     n(102), // B plane
   ]);
-  ok(Math.abs(out[2] + 0.6) < 1e-6 && out[0] === -1 && out[1] === 1);
+  assert(Math.abs(out[2] + 0.6) < 1e-6 && out[0] === -1 && out[1] === 1);
   // Without normalisation only the rescale remains.
   assertEquals(preprocessImage(img, spec({ doNormalize: false }))[1], f(255 / 255));
 });
@@ -303,18 +304,18 @@ Deno.test("decodes PNG (RGB, RGBA, gray, 16-bit) and JPEG; alpha dropped, gray r
   const jpg = jpeg.encode({ width: 16, height: 16, data: flat }, 95).data;
   const dec = await decodeImage(new Uint8Array(jpg));
   assertEquals([dec.width, dec.height, dec.data.length], [16, 16, 16 * 16 * 3]);
-  for (let c = 0; c < 3; c++) ok(Math.abs(dec.data[c] - [200, 40, 90][c]) <= 3);
+  for (let c = 0; c < 3; c++) assert(Math.abs(dec.data[c] - [200, 40, 90][c]) <= 3);
 });
 
 Deno.test("bad input: undecodable images name the file", async () => {
-  const isInput = (name: string, part: string) => (e: unknown) => {
-    ok(e instanceof InputError, `expected InputError, got ${e}`);
-    ok(e.message.includes(name) && e.message.includes(part), e.message);
-    return true;
+  const names = (e: Error, name: string, part: string) => {
+    assertStringIncludes(e.message, name);
+    assertStringIncludes(e.message, part);
   };
-  await assertRejects(
-    () => decodeImage(new Uint8Array([1, 2, 3, 4]), "cat.gif"),
-    isInput("cat.gif", "not a PNG or JPEG"),
+  names(
+    await assertRejects(() => decodeImage(new Uint8Array([1, 2, 3, 4]), "cat.gif"), InputError),
+    "cat.gif",
+    "not a PNG or JPEG",
   );
   const png = encodePng({
     width: 4,
@@ -323,18 +324,24 @@ Deno.test("bad input: undecodable images name the file", async () => {
     channels: 3,
     depth: 8,
   });
-  await assertRejects(
-    () => decodeImage(png.subarray(0, 30), "cut.png"),
-    isInput("cut.png", "corrupt PNG"),
+  names(
+    await assertRejects(() => decodeImage(png.subarray(0, 30), "cut.png"), InputError),
+    "cut.png",
+    "corrupt PNG",
   );
-  await assertRejects(
-    () => decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]), "cut.jpg"),
-    isInput("cut.jpg", "corrupt JPEG"),
+  names(
+    await assertRejects(
+      () => decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0]), "cut.jpg"),
+      InputError,
+    ),
+    "cut.jpg",
+    "corrupt JPEG",
   );
   const path = Deno.makeTempFileSync({ suffix: ".png" });
   Deno.writeTextFileSync(path, "definitely not an image");
-  await loadImage(path).then(() => ok(false, "should throw"), isInput(path, "not a PNG or JPEG"));
-  await loadImage(path + ".missing").then(() => ok(false), isInput(path + ".missing", "not found"));
+  names(await assertRejects(() => loadImage(path), InputError), path, "not a PNG or JPEG");
+  const missing = path + ".missing";
+  names(await assertRejects(() => loadImage(missing), InputError), missing, "not found");
 });
 
 Deno.test("parseImageProcessorConfig: LLaVA-1.5's CLIP config, dict sizes, and rejections", () => {
@@ -376,15 +383,14 @@ Deno.test("parseImageProcessorConfig: LLaVA-1.5's CLIP config, dict sizes, and r
   ], [224, 224, 200, 1, "pad"]);
   const exact = parseImageProcessorConfig({ size: { height: 30, width: 40 } });
   assertEquals([exact.resizeHeight, exact.resizeWidth], [30, 40]);
-  const isCk = (part: string) => (e: unknown) => {
-    ok(
-      e instanceof CheckpointError && e.message.includes("preprocessor_config.json") &&
-        e.message.includes(part),
-      String(e),
-    );
-    return true;
-  };
-  throws(() => parseImageProcessorConfig({ resample: 2 }), isCk("resample"));
-  throws(() => parseImageProcessorConfig({ size: { longest_edge: 3 } }), isCk("size"));
-  throws(() => parseImageProcessorConfig({ image_mean: [1, 2] }), isCk("image_mean"));
+  for (
+    const [bad, part] of [
+      [{ resample: 2 }, "resample"],
+      [{ size: { longest_edge: 3 } }, "size"],
+      [{ image_mean: [1, 2] }, "image_mean"],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseImageProcessorConfig(bad), CheckpointError, part);
+    assertStringIncludes(e.message, "preprocessor_config.json");
+  }
 });

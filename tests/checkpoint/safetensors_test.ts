@@ -1,5 +1,5 @@
 import { handF16ToNumber } from "./_f16_oracle.ts";
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { CheckpointError } from "../../lib/errors.ts";
 import { openCheckpointTensors, openSafetensors } from "../../lib/checkpoint/safetensors.ts";
@@ -8,11 +8,8 @@ import { f32Bytes, rawSafetensors, u16Bytes, writeJson } from "./fixture_files.t
 
 /** Asserts `fn` throws a CheckpointError whose message contains every `parts`. */
 function throwsCheckpoint(fn: () => unknown, ...parts: string[]): void {
-  throws(fn, (err: unknown) => {
-    ok(err instanceof CheckpointError, `expected CheckpointError, got ${err}`);
-    for (const p of parts) ok(err.message.includes(p), `"${err.message}" lacks "${p}"`);
-    return true;
-  });
+  const err = assertThrows(fn, CheckpointError);
+  for (const p of parts) assertStringIncludes(err.message, p);
 }
 
 function tmpFile(bytes: Uint8Array): string {
@@ -68,11 +65,11 @@ Deno.test("F16 tensors: all 65536 bit patterns read as the hand conversion gives
     for (const w of words) {
       const want = handF16ToNumber(w);
       if (Number.isNaN(want)) {
-        ok(Number.isNaN(got[w]), `0x${w.toString(16)} should be NaN`);
+        assert(Number.isNaN(got[w]), `0x${w.toString(16)} should be NaN`);
         nans++;
       } else {
         // Object.is tells −0 from +0.
-        ok(Object.is(got[w], want), `0x${w.toString(16)}: ${got[w]} ≠ ${want}`);
+        assert(Object.is(got[w], want), `0x${w.toString(16)}: ${got[w]} ≠ ${want}`);
       }
     }
     assertEquals(nans, 2 * 1023);

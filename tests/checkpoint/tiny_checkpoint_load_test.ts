@@ -1,6 +1,6 @@
 // Cross-check against the test-checkpoint generator: loading what it writes must give the spec
 // it says a correct parser produces, and the weights it holds.
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { loadCheckpoint } from "../../lib/checkpoint/checkpoint.ts";
 import { formatPrompt } from "../../lib/checkpoint/chat.ts";
 import { SPECIAL_TOKENS, writeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
@@ -17,11 +17,11 @@ Deno.test("loadCheckpoint(tiny llava-hf): spec, weights, tokenizer and chat temp
     }
     assertEquals(ck.chatFormat.kind, "template");
     const prompt = formatPrompt(ck.chatFormat, "What is this?", { image: true });
-    ok(prompt.includes("USER: <image>\nWhat is this? ASSISTANT:"), prompt);
+    assert(prompt.includes("USER: <image>\nWhat is this? ASSISTANT:"), prompt);
     const ids = ck.tokenizer.encodePrompt(prompt, ck.spec.imageTokenId);
     assertEquals(ids.filter((i) => i === SPECIAL_TOKENS.image).length, 1);
     assertEquals(ck.tokenizer.vocabSize, ck.spec.text.vocabSize);
-    ok(ck.imageProcessor);
+    assert(ck.imageProcessor);
   } finally {
     ck.tensors.close();
     Deno.removeSync(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import { assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { CheckpointError } from "../../lib/errors.ts";
 import { TextTokenizer } from "../../lib/checkpoint/tokenizer.ts";
@@ -109,11 +109,8 @@ Deno.test("WordLevel tokenizer: encode, decode, special tokens, unknown words", 
 
 Deno.test("WordLevel tokenizer: image token id must match the config's", () => {
   const tok = TextTokenizer.fromJson(wordLevelTokenizer(TINY_WORDS), {});
-  throws(() => tok.encodePrompt("<image> a", 32000), (e: unknown) => {
-    ok(e instanceof CheckpointError);
-    ok(e.message.includes("<image>") && e.message.includes("32000"));
-    return true;
-  });
+  const e = assertThrows(() => tok.encodePrompt("<image> a", 32000), CheckpointError, "<image>");
+  assertStringIncludes(e.message, "32000");
 });
 
 Deno.test("BPE tokenizer (LLaMA style): merges, prefix space, BOS, byte fallback, decode", () => {
@@ -147,19 +144,16 @@ Deno.test("BPE tokenizer with <image> as an added token keeps it whole", () => {
 
 Deno.test("TextTokenizer.load reads both files; a missing tokenizer.json is named", () => {
   const dir = Deno.makeTempDirSync();
-  throws(() => TextTokenizer.load(dir), (e: unknown) => {
-    ok(e instanceof CheckpointError && e.message.includes(join(dir, "tokenizer.json")));
-    return true;
-  });
+  assertThrows(() => TextTokenizer.load(dir), CheckpointError, join(dir, "tokenizer.json"));
   Deno.writeTextFileSync(join(dir, "tokenizer.model"), "");
-  throws(() => TextTokenizer.load(dir), /convert it to tokenizer.json/);
+  assertMatch(
+    assertThrows(() => TextTokenizer.load(dir), Error).message,
+    /convert it to tokenizer.json/,
+  );
   writeJson(dir, "tokenizer.json", tinyBpe(false));
   writeJson(dir, "tokenizer_config.json", BPE_CONFIG);
   const tok = TextTokenizer.load(dir);
   assertEquals(tok.encode("ab"), [1, 9]);
   Deno.writeTextFileSync(join(dir, "tokenizer_config.json"), "{nope");
-  throws(() => TextTokenizer.load(dir), (e: unknown) => {
-    ok(e instanceof CheckpointError && e.message.includes("tokenizer_config.json"));
-    return true;
-  });
+  assertThrows(() => TextTokenizer.load(dir), CheckpointError, "tokenizer_config.json");
 });

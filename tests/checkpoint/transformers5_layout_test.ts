@@ -14,6 +14,7 @@ import {
   assertLessOrEqual,
   assertRejects,
   assertStringIncludes,
+  fail,
 } from "@std/assert";
 import type { ModelSpec } from "../../lib/checkpoint/spec.ts";
 import { CheckpointError, InputError } from "../../lib/errors.ts";

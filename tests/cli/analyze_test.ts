@@ -1,5 +1,5 @@
 /** `analyze` end to end on a tiny LLaVA: files, provenance, and agreement with the library. */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { encode } from "fast-png";
 import { keptByPrefixKV } from "../../lib/analysis/kept.ts";

@@ -3,7 +3,7 @@
  * images → a reference-format config whose values are the per-layer mean of an independent
  * per-sample prefix search, a sidecar, resumption, and `generate --conf` applying the config.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "node:path";
 import { encode } from "fast-png";
 import { prefixSearch } from "../../lib/prefix/search.ts";
@@ -67,7 +67,7 @@ Deno.test("cli calibrate: LLaVA samples → config = mean of per-sample searches
     const progress = first.stderr.trim().split("\n");
     assertEquals(progress.length, 3, first.stderr);
     progress.forEach((line, i) =>
-      match(line, new RegExp(`\\[${i + 1}/3\\] s${i}: N=\\d+ p=0\\.\\d+.*elapsed`))
+      assertMatch(line, new RegExp(`\\[${i + 1}/3\\] s${i}: N=\\d+ p=0\\.\\d+.*elapsed`))
     );
     const configPath = join(dir, "confs", "prefixkv_tinyllava_0.5.json");
     const config: number[] = JSON.parse(await Deno.readTextFile(configPath));

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { UsageError } from "../../lib/cli/command.ts";
 import {
   choiceFlag,
@@ -16,7 +16,9 @@ import { InputError } from "../../lib/errors.ts";
 
 /** Asserts that `fn` throws a one-line `type` error whose message matches `re`. */
 function throwsOneLine(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp) {
-  throws(fn, (e: Error) => e instanceof type && re.test(e.message) && !e.message.includes("\n"));
+  const e = assertThrows(fn, type);
+  assertMatch(e.message, re);
+  assert(!e.message.includes("\n"), `more than one line: ${e.message}`);
 }
 
 const OPTIONS = { out: { type: "string" }, json: { type: "boolean" } } as const;

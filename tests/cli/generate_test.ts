@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, match, ok } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "node:path";
 import { argmax } from "../../lib/runtime/generate.ts";
 import { writeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
@@ -46,10 +46,10 @@ Deno.test("cli generate --json --input-ids: greedy ids as the reference, default
     assertEquals(json.ids, want);
     assertEquals(json.promptLength, ids.length);
     assertEquals(typeof json.text, "string");
-    ok(json.timings.prefillMs >= 0 && json.timings.decodeMsPerToken >= 0);
+    assert(json.timings.prefillMs >= 0 && json.timings.decodeMsPerToken >= 0);
     assertEquals(json.positionMode, "absolute");
     assertEquals(json.graphCachePath, join(dir, ".cache", "prefixkv", "graphs"));
-    ok((await Deno.stat(json.graphCachePath)).isDirectory);
+    assert((await Deno.stat(json.graphCachePath)).isDirectory);
   }));
 
 Deno.test("cli generate: a text prompt with an image on a tiny LLaVA, then a cache hit", () =>
@@ -73,7 +73,7 @@ Deno.test("cli generate: a text prompt with an image on a tiny LLaVA, then a cac
     });
     const first = JSON.parse((await cli(args, dir)).stdout);
     const second = JSON.parse((await cli(args, dir)).stdout);
-    ok(first.promptLength > ck.spec.imageTokens!);
+    assert(first.promptLength > ck.spec.imageTokens!);
     assertEquals(first.positionMode, "paper");
     assertEquals(second.ids, first.ids);
     assertEquals(first.graphLoads.map((g: { cached: boolean }) => g.cached), [false, false]);
@@ -88,20 +88,20 @@ Deno.test("cli generate: bad input is a one-line error, not a stack trace", () =
       dir,
     );
     assertEquals(oov.code, 1);
-    match(oov.stderr, /token id 64 \(at index 2\) is outside the vocabulary \[0, 64\)/);
-    ok(!oov.stderr.includes("    at "), oov.stderr);
+    assertMatch(oov.stderr, /token id 64 \(at index 2\) is outside the vocabulary \[0, 64\)/);
+    assert(!oov.stderr.includes("    at "), oov.stderr);
     const cuda = await cli(
       ["generate", "--model", ck.dir, "--input-ids", "1", "--device", "cuda"],
       dir,
     );
     assertEquals(cuda.code, 1);
-    match(cuda.stderr, /device "cuda" needs onnxruntime-node's CUDA execution provider/);
+    assertMatch(cuda.stderr, /device "cuda" needs onnxruntime-node's CUDA execution provider/);
     const both = await cli(
       ["generate", "--model", ck.dir, "--input-ids", "1", "--prompt", "x"],
       dir,
     );
     assertEquals(both.code, 1);
-    match(both.stderr, /exactly one of --prompt TEXT and --input-ids IDS/);
+    assertMatch(both.stderr, /exactly one of --prompt TEXT and --input-ids IDS/);
     const help = await cli(["generate", "--help"], dir);
     assertEquals(help.code, 0);
     for (
@@ -117,7 +117,7 @@ Deno.test("cli generate: bad input is a one-line error, not a stack trace", () =
         "--cache-dir",
       ]
     ) {
-      ok(help.stdout.includes(opt), opt);
+      assert(help.stdout.includes(opt), opt);
     }
   }));
 
@@ -130,6 +130,6 @@ Deno.test("cli generate: --input-ids parsing", () => {
     } catch {
       threw = true;
     }
-    ok(threw, bad);
+    assert(threw, bad);
   }
 });

@@ -3,7 +3,7 @@
  * prompt's importance, and bad policy input is a one-line error for generate, calibrate and
  * analyze.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "node:path";
 import { prefixSearch } from "../../lib/prefix/search.ts";
 import { chatPrompt } from "../../lib/runtime/chat_prompt.ts";
@@ -110,7 +110,7 @@ Deno.test("cli: bad policy input is a one-line error naming the problem", () =>
     for (const [args, want] of cases) {
       const r = await cli(args, dir);
       assert(r.code === 1 || r.code === 2, `${args.join(" ")}: exit ${r.code}`);
-      match(r.stderr, want, args.join(" "));
+      assertMatch(r.stderr, want, args.join(" "));
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert(!r.stderr.includes("    at "), r.stderr);
       assertEquals(r.stdout, "");

@@ -16,6 +16,7 @@ import {
   assertLessOrEqual,
   assertRejects,
   assertStringIncludes,
+  fail,
 } from "@std/assert";
 import { formatPrompt } from "../../lib/checkpoint/chat.ts";
 import { LLAVA_IMAGE_TOKEN_INDEX } from "../../lib/checkpoint/config.ts";

@@ -5,7 +5,7 @@
  * to the entries held and no NaN anywhere. Online PrefixKV's counts equal the prefix search on
  * the prefill importance.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { prefixSearch } from "../../lib/prefix/search.ts";
 import {
   allowedLength,

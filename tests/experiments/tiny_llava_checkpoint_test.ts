@@ -3,7 +3,7 @@
  * shape floor, llava-hf tensor names and shapes, size limit, and that the JavaScript tokenizer
  * and chat template reproduce the token ids the PyTorch golden files were computed from.
  */
-import { assert as ok, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
@@ -25,16 +25,16 @@ Deno.test("config meets the shape floor", () => {
   const c = readJson(`${CKPT}config.json`);
   const t = c.text_config, v = c.vision_config;
   assertEquals([c.model_type, t.model_type, v.model_type], ["llava", "llama", "clip_vision_model"]);
-  ok(t.num_hidden_layers >= 8);
-  ok(t.num_key_value_heads < t.num_attention_heads, "GQA");
+  assert(t.num_hidden_layers >= 8);
+  assert(t.num_key_value_heads < t.num_attention_heads, "GQA");
   assertEquals((v.image_size / v.patch_size) ** 2, c.image_seq_length);
-  ok(c.image_seq_length >= 64);
+  assert(c.image_seq_length >= 64);
   assertEquals([c.vision_feature_layer, c.vision_feature_select_strategy], [-2, "default"]);
 });
 
 Deno.test("safetensors holds exactly the llava-hf tensors with config-consistent shapes", () => {
   const path = `${CKPT}model.safetensors`;
-  ok(Deno.statSync(path).size <= 16 * 1024 * 1024, "checkpoint must stay under 16 MB");
+  assert(Deno.statSync(path).size <= 16 * 1024 * 1024, "checkpoint must stay under 16 MB");
   const c = readJson(`${CKPT}config.json`);
   const t = c.text_config, v = c.vision_config;
   const h = safetensorsHeader(path);

@@ -7,7 +7,7 @@
  *   dropped with a message naming it and its sample redone, every good line is reused, the
  *   result equals an uninterrupted run, and a stale file is kept as `….stale`, not deleted.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { calibrateModel } from "../../lib/calibration/calibrate_model.ts";
@@ -158,7 +158,7 @@ Deno.test("faults: corrupt calibration resume files are repaired line by line; n
         assertEquals(r.prefilled, c.redo, c.name);
         assertEquals(r.result, whole.result, c.name);
         assertEquals(r.messages.length, 1, `${c.name}: ${r.messages}`);
-        match(r.messages[0], c.says);
+        assertMatch(r.messages[0], c.says);
         // Repaired on disk: a clean rerun reuses everything and says nothing.
         const again = await run(path);
         assertEquals([again.prefilled, again.messages], [0, []], c.name);
@@ -171,13 +171,16 @@ Deno.test("faults: corrupt calibration resume files are repaired line by line; n
       ) => (i === 2 ? { ...s, question: s.question + " again" } : s));
       const other = await run(good, changed);
       assertEquals(other.prefilled, 5);
-      match(other.messages[0], /was made with another data; kept it as .*\.stale and started over/);
+      assertMatch(
+        other.messages[0],
+        /was made with another data; kept it as .*\.stale and started over/,
+      );
       assertEquals((await Deno.readTextFile(`${good}.stale`)).split("\n"), goodLines);
       const broken = join(dir, "broken.partial.jsonl");
       await Deno.writeTextFile(broken, "not a header\n" + goodLines.slice(1).join("\n"));
       const fresh = await run(broken);
       assertEquals([fresh.prefilled, fresh.result], [5, whole.result]);
-      match(fresh.messages[0], /its first line is not a header/);
+      assertMatch(fresh.messages[0], /its first line is not a header/);
     } finally {
       await model.close();
     }

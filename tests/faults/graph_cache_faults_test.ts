@@ -5,7 +5,7 @@
  * the damage, and the model then computes exactly what it did from a sound entry; the repaired
  * entry is a plain hit afterwards. The CLI prints the warning on stderr and still succeeds.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "node:path";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { Prng } from "../../lib/random.ts";
@@ -94,7 +94,7 @@ Deno.test("faults: damaged graph cache entries are detected and rebuilt, with a 
       assertEquals(repaired.logits, sound.logits, d.name);
       assertEquals(repaired.cached, [false], d.name);
       assertEquals(repaired.warnings.length, 1, d.name);
-      match(repaired.warnings[0], d.says);
+      assertMatch(repaired.warnings[0], d.says);
       assert(repaired.warnings[0].includes(entry) && repaired.warnings[0].includes("rebuilding"));
       const hit = await logitsWith(ck.dir, cacheDir);
       assertEquals([hit.cached, hit.warnings], [[true], []], `${d.name}: repaired entry is a hit`);
@@ -116,6 +116,6 @@ Deno.test("faults: damaged graph cache entries are detected and rebuilt, with a 
     Deno.writeFileSync(cliData, garbage(Deno.statSync(cliData).size));
     const after = await cli(args, dir);
     assertEquals(after.code, 0, after.stderr);
-    match(after.stderr, /graph cache entry .* is damaged .*; rebuilding it/);
+    assertMatch(after.stderr, /graph cache entry .* is damaged .*; rebuilding it/);
     assertEquals(JSON.parse(after.stdout).ids, JSON.parse(before.stdout).ids);
   }));

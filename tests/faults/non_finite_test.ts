@@ -6,7 +6,7 @@
  * checked the same way. Through the CLI, a NaN checkpoint ends with exit 1 and that one line,
  * not exit 0 and `<pad>` tokens.
  */
-import { deepStrictEqual as assertEquals, match, rejects } from "node:assert/strict";
+import { assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { join } from "node:path";
 import { NumericError } from "../../lib/errors.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
@@ -52,10 +52,11 @@ Deno.test("faults: NaN/Inf in weights or inputs stop the run, naming layer and s
   for (const c of cases) {
     const model = await poisoned(c.poison);
     try {
-      await rejects(() => model.prefill(model.embedTokens([1, 7, 9, 4])), (e: Error) => {
-        match(e.message, c.says, c.name);
-        return e instanceof NumericError;
-      });
+      const e = await assertRejects(
+        () => model.prefill(model.embedTokens([1, 7, 9, 4])),
+        NumericError,
+      );
+      assertMatch(e.message, c.says, c.name);
     } finally {
       await model.close();
     }
@@ -69,25 +70,21 @@ Deno.test("faults: NaN/Inf in weights or inputs stop the run, naming layer and s
     });
     const row = model.embedTokens([5]);
     row[0] = NaN;
-    await rejects(() => model.step(row, cache, 4), (e: Error) => {
-      match(
-        e.message,
-        /^NaN in the prompt embeddings \(value 0\) at the decode step at position 4/,
-      );
-      return e instanceof NumericError;
-    });
+    const e = await assertRejects(() => model.step(row, cache, 4), NumericError);
+    assertMatch(
+      e.message,
+      /^NaN in the prompt embeddings \(value 0\) at the decode step at position 4/,
+    );
   } finally {
     await model.close();
   }
   const hot = await poisoned((get) => (get("model.layers.2.self_attn.q_proj.weight")[0] = NaN));
   try {
-    await rejects(
+    const e = await assertRejects(
       () => hot.prefill(hot.embedTokens([1, 7, 9]), { attention: "importance" }),
-      (e: Error) => {
-        match(e.message, /^NaN in layer 2's attention importance .* at prefill/);
-        return true;
-      },
+      Error,
     );
+    assertMatch(e.message, /^NaN in layer 2's attention importance .* at prefill/);
   } finally {
     await hot.close();
   }
@@ -114,7 +111,7 @@ Deno.test("faults: a checkpoint with NaN weights fails generate with one line, e
     );
     assertEquals(r.code, 1, r.stdout);
     assertEquals(r.stdout, "");
-    match(
+    assertMatch(
       r.stderr,
       /^prefixkv generate: NaN in layer 0's values \(value \d+\) at prefill \(positions 0–2\)/,
     );

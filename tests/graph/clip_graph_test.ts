@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
 import * as ort from "onnxruntime-node";
 import type { ClipVisionSpec } from "../../lib/checkpoint/spec.ts";
@@ -45,7 +45,7 @@ for (const [name, opts] of CASES) {
     const rows = clipFeatureRows(vision);
     assertEquals(rows, ck.spec.imageTokens);
     assertEquals(out.image_features.dims, [1, rows, ck.spec.text.hiddenSize]);
-    ok(maxAbsDiff(out.image_features.data as Float32Array, ref.imageFeatures(pixels)) <= 1e-4);
+    assert(maxAbsDiff(out.image_features.data as Float32Array, ref.imageFeatures(pixels)) <= 1e-4);
   });
 }
 
@@ -58,20 +58,26 @@ Deno.test("clip graph: only the layers up to the selected hidden state are built
     return g.toModelProto().graph!.initializer!.map((t) => t.name!);
   };
   const built = names(vision);
-  ok(built.some((n) => n.startsWith("layer1.")));
-  ok(!built.some((n) => n.startsWith("layer2.")), "layer 3 is not needed for featureLayer -2");
-  ok(names({ ...vision, featureLayer: -1 }).some((n) => n.startsWith("layer2.")));
+  assert(built.some((n) => n.startsWith("layer1.")));
+  assert(!built.some((n) => n.startsWith("layer2.")), "layer 3 is not needed for featureLayer -2");
+  assert(names({ ...vision, featureLayer: -1 }).some((n) => n.startsWith("layer2.")));
 });
 
 Deno.test("clip graph: a feature layer outside the tower is refused", () => {
   const vision = makeTinyLlava({ visionLayers: 3 }).spec.vision!;
   assertEquals(selectedHiddenState({ ...vision, featureLayer: -4 }), 0);
-  assertThrows(
-    () => selectedHiddenState({ ...vision, featureLayer: -5 }),
+  assertMatch(
+    assertThrows(
+      () => selectedHiddenState({ ...vision, featureLayer: -5 }),
+      Error,
+    ).message,
     /selects no hidden state/,
   );
-  assertThrows(
-    () => selectedHiddenState({ ...vision, featureLayer: 4 }),
+  assertMatch(
+    assertThrows(
+      () => selectedHiddenState({ ...vision, featureLayer: 4 }),
+      Error,
+    ).message,
     /selects no hidden state/,
   );
 });

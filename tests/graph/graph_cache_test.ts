@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  notDeepStrictEqual as assertNotEquals,
-  ok,
-} from "node:assert/strict";
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { join } from "node:path";
 import { MemoryTensorStore } from "../../lib/checkpoint/tensor_store.ts";
 import { loadCheckpoint } from "../../lib/checkpoint/checkpoint.ts";
@@ -44,7 +40,7 @@ Deno.test("graph cache: a miss builds and stores, a hit builds nothing", () =>
     });
     const first = await loadOrBuildGraph(dir, request("v"));
     assertEquals([first.cached, builds], [false, 1]);
-    ok((await Deno.stat(first.modelPath)).isFile);
+    assert((await Deno.stat(first.modelPath)).isFile);
     const second = await loadOrBuildGraph(dir, request("v"));
     assertEquals([second.cached, builds, second.modelPath], [true, 1, first.modelPath]);
     // Another variant or builder version is another entry.
@@ -69,7 +65,7 @@ Deno.test("graph cache: a failed build leaves no entry", () =>
         throw new Error("boom");
       },
     };
-    await loadOrBuildGraph(dir, failing).then(() => ok(false), (e) =>
+    await loadOrBuildGraph(dir, failing).then(() => assert(false), (e) =>
       assertEquals(e.message, "boom"));
     assertEquals([...Deno.readDirSync(dir)].length, 0);
   }));

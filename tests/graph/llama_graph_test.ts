@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
 import * as ort from "onnxruntime-node";
 import type { LlamaSpec } from "../../lib/checkpoint/spec.ts";
@@ -90,11 +90,13 @@ for (const [name, opts] of CONFIGS) {
     const want = ref.forward(embeds, positions, ref.newCache());
     const got = await runGraph(spec, store, {}, Float32Array.from(embeds), positions);
     assertEquals(got.logits.dims, [1, ids.length, spec.vocabSize]);
-    ok(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
+    assert(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
     for (let l = 0; l < spec.numLayers; l++) {
       assertEquals(got[llamaNames.newKey(l)].dims, [ids.length, 1, spec.numKvHeads, spec.headDim]);
-      ok(maxAbsDiff(got[llamaNames.newKey(l)].data as Float32Array, want.newKeys[l]) <= TOL);
-      ok(maxAbsDiff(got[llamaNames.newValue(l)].data as Float32Array, want.newValues[l]) <= TOL);
+      assert(maxAbsDiff(got[llamaNames.newKey(l)].data as Float32Array, want.newKeys[l]) <= TOL);
+      assert(
+        maxAbsDiff(got[llamaNames.newValue(l)].data as Float32Array, want.newValues[l]) <= TOL,
+      );
     }
   });
 }
@@ -120,9 +122,11 @@ Deno.test("llama graph: ragged past lengths per layer (one of them empty) match 
     cache.clone(),
   );
   const want = ref.forward(embeds, positions, cache);
-  ok(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
+  assert(maxAbsDiff(got.logits.data as Float32Array, want.logits) <= TOL);
   for (let l = 0; l < spec.numLayers; l++) {
-    ok(maxAbsDiff(got[llamaNames.attention(l)].data as Float32Array, want.attention[l]) <= 1e-6);
+    assert(
+      maxAbsDiff(got[llamaNames.attention(l)].data as Float32Array, want.attention[l]) <= 1e-6,
+    );
   }
   assertEquals(got[llamaNames.importance(0)].dims, [1, 3 + 2]);
   assertEquals(got[llamaNames.importance(1)].dims, [1, 0 + 2]);
@@ -153,14 +157,14 @@ Deno.test("llama graph: attention rows sum to 1, importance is their column sum,
         sum += att[i * T + j];
         if (j > i) assertEquals(att[i * T + j], 0); // future keys are invisible
       }
-      ok(Math.abs(sum - 1) <= 1e-5);
+      assert(Math.abs(sum - 1) <= 1e-5);
     }
     for (let j = 0; j < T; j++) {
       let col = 0;
       for (let i = 0; i < T; i++) col += att[i * T + j];
-      ok(Math.abs(col - imp[j]) <= 1e-5);
+      assert(Math.abs(col - imp[j]) <= 1e-5);
     }
-    ok(maxAbsDiff(att, want.attention[l]) <= 1e-6);
+    assert(maxAbsDiff(att, want.attention[l]) <= 1e-6);
   }
 });
 
@@ -173,16 +177,16 @@ Deno.test("llama graph: the importance variant equals the matrices variant's imp
   const imp = await runGraph(spec, store, { attention: "importance" }, embeds, positions);
   const mat = await runGraph(spec, store, { attention: "matrices" }, embeds, positions);
   const plain = await runGraph(spec, store, {}, embeds, positions);
-  ok(!(llamaNames.importance(0) in plain), "the plain variant has no attention outputs");
-  ok(!(llamaNames.attention(0) in imp), "the importance variant has no matrices");
+  assert(!(llamaNames.importance(0) in plain), "the plain variant has no attention outputs");
+  assert(!(llamaNames.attention(0) in imp), "the importance variant has no matrices");
   for (let l = 0; l < spec.numLayers; l++) {
     const a = imp[llamaNames.importance(l)].data as Float32Array;
     const b = mat[llamaNames.importance(l)].data as Float32Array;
-    ok(maxAbsDiff(a, b) <= 1e-6);
+    assert(maxAbsDiff(a, b) <= 1e-6);
     // Σ_j importance_j = number of queries (every row sums to 1).
-    ok(Math.abs(a.reduce((s, v) => s + v, 0) - ids.length) <= 1e-4);
+    assert(Math.abs(a.reduce((s, v) => s + v, 0) - ids.length) <= 1e-4);
   }
-  ok(maxAbsDiff(plain.logits.data as Float32Array, mat.logits.data as Float32Array) <= 1e-6);
+  assert(maxAbsDiff(plain.logits.data as Float32Array, mat.logits.data as Float32Array) <= 1e-6);
 });
 
 Deno.test("llama graph: the last-logits variant gives the last row of the all-logits one", async () => {
@@ -196,5 +200,7 @@ Deno.test("llama graph: the last-logits variant gives the last row of the all-lo
   const V = spec.vocabSize;
   assertEquals(last.logits.dims, [1, 1, V]);
   const allData = all.logits.data as Float32Array;
-  ok(maxAbsDiff(last.logits.data as Float32Array, allData.subarray((ids.length - 1) * V)) <= 1e-6);
+  assert(
+    maxAbsDiff(last.logits.data as Float32Array, allData.subarray((ids.length - 1) * V)) <= 1e-6,
+  );
 });

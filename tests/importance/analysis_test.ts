@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
   analyzeImportance,
   giniCoefficient,

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import { assertEquals, assertThrows } from "@std/assert";
 import {
   averageHeads,
   causalCounts,

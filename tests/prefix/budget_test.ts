@@ -1,4 +1,4 @@
-import { strictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import { assertEquals, assertThrows } from "@std/assert";
 import {
   budgetOfEvictRatio,
   checkBudget,

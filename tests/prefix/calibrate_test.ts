@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  rejects as assertRejects,
-} from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { calibrate, type CalibrationSample, saveCalibration } from "../../lib/prefix/calibrate.ts";
 import { readReferenceConfig } from "../../lib/prefix/config.ts";
 import { InputError } from "../../lib/errors.ts";
@@ -70,15 +66,21 @@ Deno.test("saveCalibration: reference file name and format, provenance sidecar",
 
 Deno.test("calibrate: no samples or mixed layer counts are InputErrors", async () => {
   await assertRejects(() => calibrate([], { budget: 0.5 }), InputError);
-  await assertRejects(
-    () =>
-      calibrate([{ id: "a", importance: [L0, L1] }, { id: "b", importance: [L0] }], {
-        budget: 0.75,
-      }),
+  assertMatch(
+    (await assertRejects(
+      () =>
+        calibrate([{ id: "a", importance: [L0, L1] }, { id: "b", importance: [L0] }], {
+          budget: 0.75,
+        }),
+      Error,
+    )).message,
     /sample "b" has 1 layers/,
   );
-  await assertRejects(
-    () => calibrate([{ id: "bad", importance: [[1, NaN, 1]] }], { budget: 0.75 }),
+  assertMatch(
+    (await assertRejects(
+      () => calibrate([{ id: "bad", importance: [[1, NaN, 1]] }], { budget: 0.75 }),
+      Error,
+    )).message,
     /sample "bad"/,
   );
 });

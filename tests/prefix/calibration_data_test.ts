@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
+import { assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { join, resolve } from "node:path";
 import { chooseSamples, parseCalibrationData } from "../../lib/prefix/calibration_data.ts";
 
@@ -56,9 +56,15 @@ Deno.test("calibration data: malformed items are errors naming the sample", () =
     [[42], /sample 0 must be an object or a string/],
   ];
   for (const [data, want] of bad) {
-    throws(() => parseCalibrationData(JSON.stringify(data), SOURCE), want);
+    assertMatch(
+      assertThrows(() => parseCalibrationData(JSON.stringify(data), SOURCE)).message,
+      want,
+    );
   }
-  throws(() => parseCalibrationData("{", SOURCE), /not valid JSON/);
+  assertMatch(
+    assertThrows(() => parseCalibrationData("{", SOURCE), Error).message,
+    /not valid JSON/,
+  );
 });
 
 Deno.test("calibration data: first N, or N drawn with a seed (deterministic, distinct)", () => {
@@ -68,6 +74,9 @@ Deno.test("calibration data: first N, or N drawn with a seed (deterministic, dis
   assertEquals(a, chooseSamples(items, 4, 11));
   assertEquals(new Set(a).size, 4);
   assertEquals(chooseSamples(items, 10, 3).toSorted((x, y) => x - y), items);
-  throws(() => chooseSamples(items, 11), /asked for 11 samples but the data has only 10/);
-  throws(() => chooseSamples(items, 0), /positive integer/);
+  assertMatch(
+    assertThrows(() => chooseSamples(items, 11), Error).message,
+    /asked for 11 samples but the data has only 10/,
+  );
+  assertMatch(assertThrows(() => chooseSamples(items, 0), Error).message, /positive integer/);
 });

@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { FixedDistanceEviction, fixedIndex } from "../../lib/prefix/fixed_distance.ts";
 import { evictCountsFromRatios } from "../../lib/prefix/config.ts";
 import { selectKept } from "../../lib/prefix/select.ts";

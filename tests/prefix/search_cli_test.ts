@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, rejects as assertRejects } from "node:assert/strict";
+import { assertEquals, assertRejects } from "@std/assert";
 import { command } from "../../lib/cli/search.ts";
 import { UsageError } from "../../lib/cli/command.ts";
 import { InputError } from "../../lib/errors.ts";

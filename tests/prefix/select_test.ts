@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import { assertEquals, assertThrows } from "@std/assert";
 import { selectKept } from "../../lib/prefix/select.ts";
 import { InputError } from "../../lib/errors.ts";
 import { Prng } from "../../lib/random.ts";

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { command, formatRecipes } from "../../lib/cli/recipes.ts";
 import { InputError } from "../../lib/errors.ts";
 import { listRecipes, recipeNames } from "../../lib/recipes/mod.ts";
@@ -31,5 +31,5 @@ Deno.test("recipes command: one recipe as JSON", async () => {
 });
 
 Deno.test("recipes command: an unknown name is an InputError", async () => {
-  await rejects(() => capture(["nope"]), InputError);
+  await assertRejects(() => capture(["nope"]), InputError);
 });

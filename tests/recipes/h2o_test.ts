@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { createRecipe } from "../../lib/recipes/mod.ts";
 import { positionsOf, prefillWith, stepWith } from "./harness.ts";
 

@@ -2,7 +2,7 @@
  * The shared test matrix: every registered recipe runs through the same checks, so a new recipe
  * gets them all by registering. Per-recipe hand-computed cases live in `<recipe>_test.ts`.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   allowedLength,
   type ComposedPolicy,

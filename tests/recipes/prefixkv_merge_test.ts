@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   type ComposedPolicy,
   createRecipe,

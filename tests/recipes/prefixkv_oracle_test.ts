@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { prefixKvPolicy } from "./prefixkv_oracle.ts";
 import { parseReferenceConfig } from "../../lib/prefix/config.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
@@ -101,8 +97,11 @@ Deno.test("prefixKvPolicy: mismatched configs and inputs are InputErrors", () =>
   const policy = prefixKvPolicy({ budget: 0.5, mode: twoLayers });
   const imp = (layers: number, n: number) =>
     Array.from({ length: layers }, () => new Float32Array(n).fill(1));
-  assertThrows(
-    () => policy.afterPrefill(promptCache(3, 8), { promptLength: 8, importance: imp(3, 8) }),
+  assertMatch(
+    assertThrows(
+      () => policy.afterPrefill(promptCache(3, 8), { promptLength: 8, importance: imp(3, 8) }),
+      Error,
+    ).message,
     /2 per-layer ratios but the model has 3 layers/,
   );
   assertThrows(() => policy.afterPrefill(promptCache(2, 8), { promptLength: 8 }), InputError);

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { type ComposedPolicy, createRecipe, pyramidQuotas } from "../../lib/recipes/mod.ts";
 import { simulate } from "./harness.ts";
 

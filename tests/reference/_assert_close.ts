@@ -1,4 +1,4 @@
-import { assert as ok, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 
 /** Element-wise |actual − expected| ≤ tol, naming the first index that differs. */
 export function assertClose(
@@ -10,6 +10,6 @@ export function assertClose(
   assertEquals(actual.length, expected.length, `${msg} length`);
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
-    ok(d <= tol, `${msg}[${i}]: ${actual[i]} vs ${expected[i]} (|diff| ${d} > ${tol})`);
+    assert(d <= tol, `${msg}[${i}]: ${actual[i]} vs ${expected[i]} (|diff| ${d} > ${tol})`);
   }
 }

@@ -1,5 +1,5 @@
 import { assertClose } from "./_assert_close.ts";
-import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import type { ClipVisionSpec } from "../../lib/checkpoint/spec.ts";
 import { MemoryTensorStore } from "../../lib/checkpoint/tensor_store.ts";
 import { makeTinyLlava, Rng, SPECIAL_TOKENS } from "../fixtures/tiny_checkpoint.ts";
@@ -83,7 +83,10 @@ Deno.test("ReferenceClip.embeddings: stride-P convolution, row-major patches, CL
   // Patch (0,0) covers 0 1 / 4 5 → 0·1 + 1·2 + 4·3 + 5·4 = 34; each step right adds 2·10,
   // each step down adds 8·10.
   assertClose(e, [7, 34 + 100, 54 + 200, 114 + 300, 134 + 400], 1e-12);
-  assertThrows(() => clip.embeddings(new Float32Array(47)), /expected 3×4×4/);
+  assertMatch(
+    assertThrows(() => clip.embeddings(new Float32Array(47)), Error).message,
+    /expected 3×4×4/,
+  );
 });
 
 Deno.test("ReferenceClip: hidden-state list, feature layer and select strategy", () => {
@@ -96,14 +99,14 @@ Deno.test("ReferenceClip: hidden-state list, feature layer and select strategy",
   const D = vision.hiddenSize;
   for (const s of states) assertEquals(s.length, 17 * D);
   // Layers change the state (so picking the right one matters).
-  ok(Math.abs(states[2][D] - states[3][D]) > 1e-3);
+  assert(Math.abs(states[2][D] - states[3][D]) > 1e-3);
 
   const f = clip.features(pixels); // featureLayer -2, default: states[2] without CLS
   assertClose(f, states[2].subarray(D), 0);
   const full = new ReferenceClip({ ...vision, featureLayer: 0, selectStrategy: "full" }, store);
   assertClose(full.features(pixels), states[0], 0);
   const bad = new ReferenceClip({ ...vision, featureLayer: -5 }, store);
-  assertThrows(() => bad.features(pixels), /outside 4 states/);
+  assertMatch(assertThrows(() => bad.features(pixels), Error).message, /outside 4 states/);
 });
 
 Deno.test("ReferenceClip: attention is unmasked, so patches are permutation-equivariant", () => {
@@ -174,7 +177,7 @@ Deno.test("referenceLlava: the image token becomes the projected features", () =
   assertClose(p.embeds.subarray(3 * D + image.length), llava.llama.embed([12, 13]), 0);
   // The features are of the same order as token embeddings (not vanishing, not exploding).
   const rms = Math.sqrt(image.reduce((s, x) => s + x * x, 0) / image.length);
-  ok(rms > 0.05 && rms < 5, `image feature rms ${rms}`);
+  assert(rms > 0.05 && rms < 5, `image feature rms ${rms}`);
 
   const out = llava.llama.forward(
     p.embeds,
@@ -182,8 +185,14 @@ Deno.test("referenceLlava: the image token becomes the projected features", () =
     llava.llama.newCache(),
   );
   assertEquals(out.logits.length, p.length * spec.text.vocabSize);
-  assertThrows(() => llava.promptEmbeddings([1, 10], pixels), /exactly one image token/);
-  assertThrows(() => llava.promptEmbeddings([3, 3], pixels), /exactly one image token/);
+  assertMatch(
+    assertThrows(() => llava.promptEmbeddings([1, 10], pixels), Error).message,
+    /exactly one image token/,
+  );
+  assertMatch(
+    assertThrows(() => llava.promptEmbeddings([3, 3], pixels), Error).message,
+    /exactly one image token/,
+  );
 });
 
 Deno.test("ReferenceClip: one encoder layer in closed form", () => {

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok, rejects as assertRejects } from "node:assert/strict";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { InputError } from "../../lib/errors.ts";
 import type { CachePolicy, PrefillInfo, StepInfo } from "../../lib/runtime/cache_policy.ts";
 import { argmax, generate, type PositionMode } from "../../lib/runtime/generate.ts";
@@ -66,8 +66,8 @@ Deno.test("generate: keepAll greedy decoding equals the reference and is determi
     assertEquals(a.timings.decodeSteps, 11);
     // The last token is generated, not fed: the cache holds N + 11 entries per layer.
     assertEquals(a.cacheLengths, [20, 20, 20]);
-    ok(a.bytesHeld >= 3 * 20 * 2 * ck.spec.text.numKvHeads * ck.spec.text.headDim * 4);
-    ok(a.timings.prefillMs >= 0 && a.timings.decodeMsPerToken >= 0);
+    assert(a.bytesHeld >= 3 * 20 * 2 * ck.spec.text.numKvHeads * ck.spec.text.headDim * 4);
+    assert(a.timings.prefillMs >= 0 && a.timings.decodeMsPerToken >= 0);
     assertEquals(a.positionMode, "absolute");
   }));
 
@@ -184,16 +184,16 @@ Deno.test("generate: the policy sees prefill attention, image span and every ste
     assertEquals(steps.map((s) => [s.step, s.tokensSeen]), [[1, N + 1], [2, N + 2], [3, N + 3]]);
     steps.forEach((s, i) => {
       assertEquals(s.importance!.map((v) => v.length), lengths[i]);
-      for (const v of s.importance!) ok(Math.abs(v.reduce((a, b) => a + b, 0) - 1) <= 1e-5);
+      for (const v of s.importance!) assert(Math.abs(v.reduce((a, b) => a + b, 0) - 1) <= 1e-5);
     });
   }));
 
 Deno.test("generate: bad options are InputErrors", () =>
   withModel(async (model) => {
     const prompt = await model.buildPrompt({ ids: PROMPT });
-    await assertRejects(generate(model, prompt, { maxNewTokens: 0 }), InputError);
+    await assertRejects(() => generate(model, prompt, { maxNewTokens: 0 }), InputError);
     await assertRejects(
-      generate(model, prompt, { maxNewTokens: 2, positionMode: "relative" as PositionMode }),
+      () => generate(model, prompt, { maxNewTokens: 2, positionMode: "relative" as PositionMode }),
       InputError,
     );
   }));

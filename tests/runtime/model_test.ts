@@ -1,9 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok,
-  rejects as assertRejects,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { InputError } from "../../lib/errors.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
@@ -52,14 +47,14 @@ for (const [name, opts] of CONFIGS) {
       const refCache = ref.newCache();
       const want = ref.forward(ref.embed(prompt), prompt.map((_, i) => i), refCache);
       assertEquals(pre.logitRows, prompt.length);
-      ok(maxAbsDiff(pre.logits, want.logits) <= TOL);
+      assert(maxAbsDiff(pre.logits, want.logits) <= TOL);
       assertEquals(pre.cache.lengths(), new Array(ck.spec.text.numLayers).fill(prompt.length));
       let token = 9;
       for (let s = 0; s < 10; s++) {
         const position = prompt.length + s;
         const got = await model.step(token, pre.cache, position);
         const exp = ref.forward(ref.embed([token]), [position], refCache);
-        ok(maxAbsDiff(got.logits, exp.logits) <= TOL, `step ${s}`);
+        assert(maxAbsDiff(got.logits, exp.logits) <= TOL, `step ${s}`);
         token = (token * 13 + 5) % ck.spec.text.vocabSize;
       }
       assertEquals(pre.cache.lengths(), new Array(ck.spec.text.numLayers).fill(prompt.length + 10));
@@ -92,11 +87,11 @@ Deno.test("model: ragged caches (different kept sets per layer) decode like the 
       const got = await model.step(token, pre.cache, position, { attention: true });
       assertEquals(pre.cache.lengths(), before.map((n) => n + 1));
       const exp = ref.forward(ref.embed([token]), [position], refCache);
-      ok(maxAbsDiff(got.logits, exp.logits) <= TOL, `step ${s}`);
+      assert(maxAbsDiff(got.logits, exp.logits) <= TOL, `step ${s}`);
       for (let l = 0; l < 3; l++) {
         // The step's attention covers exactly the layer's entries, new one last.
         assertEquals(got.importance![l].length, pre.cache.length(l));
-        ok(maxAbsDiff(got.importance![l], exp.attention[l]) <= 1e-6);
+        assert(maxAbsDiff(got.importance![l], exp.attention[l]) <= 1e-6);
       }
       // Keep shrinking layer 1 during decoding, as eviction policies do.
       if (s % 3 === 2) {
@@ -121,15 +116,15 @@ Deno.test("model: prefill importance and matrices match the reference attention"
       positionStart: 4,
     });
     const want = ref.forward(ref.embed(prompt), prompt.map((_, i) => i + 4), ref.newCache());
-    ok(maxAbsDiff(pre.logits, want.logits) <= TOL);
+    assert(maxAbsDiff(pre.logits, want.logits) <= TOL);
     assertEquals([...pre.cache.positions(1)], prompt.map((_, i) => i + 4));
     for (let l = 0; l < ck.spec.text.numLayers; l++) {
-      ok(maxAbsDiff(pre.attention![l], want.attention[l]) <= 1e-6);
+      assert(maxAbsDiff(pre.attention![l], want.attention[l]) <= 1e-6);
       const colSums = Array.from(
         { length: N },
         (_, j) => want.attention[l].filter((_, k) => k % N === j).reduce((a, b) => a + b, 0),
       );
-      ok(maxAbsDiff(pre.importance![l], colSums) <= 1e-5);
+      assert(maxAbsDiff(pre.importance![l], colSums) <= 1e-5);
     }
   }));
 
@@ -145,7 +140,7 @@ Deno.test("model: multi-row steps and the paper's compressed positions", () =>
     // Two rows at RoPE positions 3, 4 (layer 0's length), recorded in the cache as 6, 7.
     const got = await model.step(model.embedTokens([7, 8]), pre.cache, 3, { cachePosition: 6 });
     const exp = ref.forward(ref.embed([7, 8]), [3, 4], refCache);
-    ok(maxAbsDiff(got.logits, exp.logits) <= TOL);
+    assert(maxAbsDiff(got.logits, exp.logits) <= TOL);
     assertEquals([...pre.cache.positions(0)], [0, 4, 5, 6, 7]);
   }));
 
@@ -165,14 +160,14 @@ Deno.test("model: a LLaVA prompt with an image matches the reference end to end"
       assertEquals(prompt.imageSpan, { start: 2, end: 2 + want.imageLength });
       assertEquals(prompt.ids.slice(0, 3), [1, 10, 3]);
       assertEquals(prompt.ids.length, prompt.length);
-      ok(maxAbsDiff(prompt.embeds, want.embeds) <= 1e-4);
+      assert(maxAbsDiff(prompt.embeds, want.embeds) <= 1e-4);
       const pre = await model.prefill(prompt.embeds);
       const out = ref.llama.forward(
         want.embeds,
         Array.from({ length: want.length }, (_, i) => i),
         ref.llama.newCache(),
       );
-      ok(maxAbsDiff(pre.logits, out.logits) <= TOL);
+      assert(maxAbsDiff(pre.logits, out.logits) <= TOL);
       // Text prompts go through the checkpoint's tokenizer with <image> as the image token.
       const fromText = await model.buildPrompt({
         text: "<image>\nWhat is in the image ?",
@@ -191,41 +186,63 @@ Deno.test("model: bad inputs are InputErrors that name the problem", async () =>
   const ck = makeTinyLlava();
   const model = await loadModel({ spec: ck.spec, tensors: ck.store }, { cacheDir: false });
   try {
-    assertThrows(
-      () => model.embedTokens([1, 64]),
-      (e) =>
-        e instanceof InputError &&
-        /token id 64 \(at index 1\) is outside the vocabulary \[0, 64\)/.test(e.message),
+    assertMatch(
+      assertThrows(
+        () => model.embedTokens([1, 64]),
+        InputError,
+      ).message,
+      /token id 64 \(at index 1\) is outside the vocabulary \[0, 64\)/,
     );
     assertThrows(() => model.embedTokens([1.5]), InputError);
-    await assertRejects(
-      model.encodeImage(new Float32Array(3 * 8 * 8)),
-      (e) => e instanceof InputError && /3×8×8.*3×16×16/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.encodeImage(new Float32Array(3 * 8 * 8)),
+        InputError,
+      )).message,
+      /3×8×8.*3×16×16/,
     );
-    await assertRejects(
-      model.prefill(new Float32Array(5)),
-      (e) => e instanceof InputError && /rows of 16 values/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.prefill(new Float32Array(5)),
+        InputError,
+      )).message,
+      /rows of 16 values/,
     );
-    await assertRejects(
-      model.step(1, new KvCache({ numLayers: 1, numKvHeads: 4, headDim: 4 }), 0),
-      (e) => e instanceof InputError && /does not fit this model/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.step(1, new KvCache({ numLayers: 1, numKvHeads: 4, headDim: 4 }), 0),
+        InputError,
+      )).message,
+      /does not fit this model/,
     );
-    await assertRejects(model.step(1, model.newCache(), -1), InputError);
-    await assertRejects(
-      model.buildPrompt({ ids: [1, 3, 5] }),
-      (e) => e instanceof InputError && /no image was given/.test(e.message),
+    await assertRejects(() => model.step(1, model.newCache(), -1), InputError);
+    assertMatch(
+      (await assertRejects(
+        () => model.buildPrompt({ ids: [1, 3, 5] }),
+        InputError,
+      )).message,
+      /no image was given/,
     );
-    await assertRejects(
-      model.buildPrompt({ ids: [1, 5], image: new Float32Array(768) }),
-      (e) => e instanceof InputError && /no image placeholder/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.buildPrompt({ ids: [1, 5], image: new Float32Array(768) }),
+        InputError,
+      )).message,
+      /no image placeholder/,
     );
-    await assertRejects(
-      model.buildPrompt({ ids: [3, 3], image: new Float32Array(768) }),
-      (e) => e instanceof InputError && /2 image placeholders/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.buildPrompt({ ids: [3, 3], image: new Float32Array(768) }),
+        InputError,
+      )).message,
+      /2 image placeholders/,
     );
-    await assertRejects(
-      model.buildPrompt({ text: "hello" }),
-      (e) => e instanceof InputError && /no tokenizer/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => model.buildPrompt({ text: "hello" }),
+        InputError,
+      )).message,
+      /no tokenizer/,
     );
   } finally {
     await model.close();
@@ -233,9 +250,12 @@ Deno.test("model: bad inputs are InputErrors that name the problem", async () =>
   const llama = makeTinyLlama();
   const text = await loadModel({ spec: llama.spec, tensors: llama.store }, { cacheDir: false });
   try {
-    await assertRejects(
-      text.encodeImage(new Float32Array(3)),
-      (e) => e instanceof InputError && /no vision tower/.test(e.message),
+    assertMatch(
+      (await assertRejects(
+        () => text.encodeImage(new Float32Array(3)),
+        InputError,
+      )).message,
+      /no vision tower/,
     );
   } finally {
     await text.close();

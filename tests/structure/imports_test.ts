@@ -44,6 +44,7 @@ Deno.test("checkImports: a graph against the direction fails, naming file, line 
       imp("experiments/bench/runtime_bench.ts", "tests/fixtures/tiny_checkpoint.ts", 5),
       imp("lib/runtime/model.ts", "experiments/bench/random_llama.ts", 2), // lib → outside lib
       imp("lib/newarea/x.ts", "lib/errors.ts", 1), // an area nobody placed
+      imp("tests/prefix/search_test.ts", "node:assert/strict", 1), // a second assertion style
       // Allowed: downward, transitive, same area, foundation, deno.json, packages, tests → lib.
       imp("lib/recipes/builtin.ts", "lib/importance/validate.ts"),
       imp("lib/prefix/search.ts", "lib/prefix/select.ts"),
@@ -64,15 +65,19 @@ Deno.test("checkImports: a graph against the direction fails, naming file, line 
     ["experiments/bench/runtime_bench.ts", 5],
     ["lib/runtime/model.ts", 2],
     ["lib/newarea/x.ts", 1],
+    ["tests/prefix/search_test.ts", 1],
   ]);
-  const [up, , toTests, benchToTests, outside, unknown] = check.violations.map((v) => v.message);
+  const [up, , toTests, benchToTests, outside, unknown, nodeAssert] = check.violations.map((v) =>
+    v.message
+  );
   assert(up.startsWith("lib/importance may not import lib/prefix (it may import: foundation)"));
   assert(toTests.startsWith("only tests import tests/") && benchToTests.includes("only tests"));
   assert(outside.includes("lib/ imports nothing from the rest of the repository"));
   assert(unknown.includes("lib/newarea has no place in the import direction"));
+  assert(nodeAssert.startsWith("tests assert in one style: import assertEquals, assert, "));
   const report = formatReport(check);
   assert(report.includes("lib/importance/analysis.ts:16: imports lib/prefix/search.ts: "));
-  assert(report.endsWith("import direction: 6 import(s) against it"));
+  assert(report.endsWith("import direction: 7 import(s) against it"));
 });
 
 Deno.test("checkImports: exceptions allow one file's import and are reported once unused", () => {

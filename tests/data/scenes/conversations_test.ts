@@ -1,4 +1,4 @@
-import { assert as ok, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { generateScene } from "../../../lib/data/scenes/generator.ts";
 import {
   conversationsFor,
@@ -51,8 +51,8 @@ for (const style of ["word", "sentence"] as const) {
       for (const r of recs) {
         assertEquals(r.image, `${scene.id}.png`);
         assertEquals(r.conversations.map((t) => t.from), ["human", "gpt"]);
-        ok(r.conversations[0].value.startsWith("<image>\n"));
-        ok(r.conversations[1].value.endsWith("."));
+        assert(r.conversations[0].value.startsWith("<image>\n"));
+        assert(r.conversations[1].value.endsWith("."));
       }
       const by = Object.fromEntries(recs.map((r) => [r.kind, r.conversations]));
       assertEquals(by.describe[0].value, `<image>\n${DESCRIBE_QUESTION}`);
@@ -76,16 +76,18 @@ for (const style of ["word", "sentence"] as const) {
       const c = /^<image>\nWhat color is the (.+)\?$/.exec(by.color[0].value)![1];
       const color = /(\w+)\.$/.exec(answer("color"))![1];
       if (style === "sentence") assertEquals(answer("color"), `the ${c} is ${color}.`);
-      ok(scene.objects.some((o) => c.includes(o.shape) && o.color === color));
+      assert(scene.objects.some((o) => c.includes(o.shape) && o.color === color));
       // Place: the named object's place.
       if (by.place) {
         const ref = /^<image>\nWhere is the (.+)\?$/.exec(by.place[0].value)![1];
         const place = style === "word"
           ? answer("place").slice(0, -1)
           : /is at the (.+)\.$/.exec(answer("place"))![1];
-        ok(scene.objects.some((o) => ref.endsWith(`${o.color} ${o.shape}`) && o.place === place));
+        assert(
+          scene.objects.some((o) => ref.endsWith(`${o.color} ${o.shape}`) && o.place === place),
+        );
       }
     }
-    ok(yes > 100 && no > 100, `yes ${yes} no ${no}`);
+    assert(yes > 100 && no > 100, `yes ${yes} no ${no}`);
   });
 }

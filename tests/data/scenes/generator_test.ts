@@ -1,4 +1,4 @@
-import { assert as ok, assertEquals, assertNotEquals as notDeepStrictEqual } from "@std/assert";
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import { decode } from "fast-png";
 import { join } from "node:path";
 import { encodePng, generateSplit, writeSplit } from "../../../lib/data/scenes/dataset.ts";
@@ -31,8 +31,8 @@ Deno.test("same seed gives byte-identical PNGs and JSON on disk", async () => {
 Deno.test("different seeds or splits give different scenes; scene i ignores the count", () => {
   const s1 = generateSplit("train", 20, 1), s2 = generateSplit("train", 20, 2);
   const t1 = generateSplit("test", 20, 1);
-  notDeepStrictEqual(s1.scenes.map((s) => s.objects), s2.scenes.map((s) => s.objects));
-  notDeepStrictEqual(s1.scenes.map((s) => s.objects), t1.scenes.map((s) => s.objects));
+  assertNotEquals(s1.scenes.map((s) => s.objects), s2.scenes.map((s) => s.objects));
+  assertNotEquals(s1.scenes.map((s) => s.objects), t1.scenes.map((s) => s.objects));
   assertEquals(
     generateSplit("train", 5, 1).records,
     s1.records.filter((r) => Number(r.id.slice(6, 12)) < 5),
@@ -44,7 +44,7 @@ Deno.test("scenes have 1-4 objects in distinct cells, sorted, with consistent pl
   for (let i = 0; i < 500; i++) {
     const s = generateScene(3, "test", i);
     counts.add(s.objects.length);
-    ok(s.objects.length >= 1 && s.objects.length <= 4);
+    assert(s.objects.length >= 1 && s.objects.length <= 4);
     const cells = s.objects.map((o) => o.cell);
     assertEquals(cells, [...new Set(cells)].sort((x, y) => x - y));
     for (const o of s.objects) assertEquals(o.place, PLACES[o.cell]);
