@@ -6,7 +6,7 @@
  * plain-loop reference on the same checkpoint, so a failure of the first one can be told apart:
  * runtime bug (both fail) or fixtures from another training run (only the golden one fails).
  */
-import { assert, assertEquals, fail } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { join } from "node:path";
 import { BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
 import { loadImage, preprocessImage } from "../../lib/checkpoint/image.ts";

@@ -14,7 +14,6 @@ import {
   assertLessOrEqual,
   assertRejects,
   assertStringIncludes,
-  fail,
 } from "@std/assert";
 import type { ModelSpec } from "../../lib/checkpoint/spec.ts";
 import { CheckpointError, InputError } from "../../lib/errors.ts";

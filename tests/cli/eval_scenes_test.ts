@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch, fail } from "@std/assert";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "node:path";
 import { cli, withTempDir } from "./_cli.ts";
 

@@ -16,7 +16,6 @@ import {
   assertLessOrEqual,
   assertRejects,
   assertStringIncludes,
-  fail,
 } from "@std/assert";
 import { formatPrompt } from "../../lib/checkpoint/chat.ts";
 import { LLAVA_IMAGE_TOKEN_INDEX } from "../../lib/checkpoint/config.ts";

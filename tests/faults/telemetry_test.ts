@@ -4,7 +4,7 @@
  * HOME and no `/tmp/mat-debug-<pid>.log`. A control run that imports onnxruntime-node without
  * the toolkit shows the files do appear otherwise (so the check can fail).
  */
-import { assert, fail } from "@std/assert";
+import { assert } from "@std/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
