@@ -6,7 +6,7 @@
  * - a chat template that loops or doubles a string fails fast, naming the template;
  * - `--threads 100000` and `analyze --points 1e8` are refused up front, in the CLI and library.
  */
-import { deepStrictEqual as assertEquals, match, rejects, throws } from "node:assert/strict";
+import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { renderChatTemplate } from "../../lib/checkpoint/chat.ts";
 import { analyzeImportance } from "../../lib/importance/analysis.ts";
@@ -48,7 +48,7 @@ Deno.test("faults: messages name the real cause (permissions, tokenizer, images/
       { code: denied.code, stderr: new TextDecoder().decode(denied.stderr) },
       "generate",
     );
-    match(
+    assertMatch(
       deniedLine,
       /config\.json: cannot read the config\.json: Deno's permissions do not allow it/,
     );
@@ -72,7 +72,7 @@ Deno.test("faults: messages name the real cause (permissions, tokenizer, images/
       ], dir),
       "generate",
     );
-    match(
+    assertMatch(
       tokLine,
       new RegExp(
         `tokenizer \\(tokenizer\\.json\\) produced token id ${
@@ -107,7 +107,7 @@ Deno.test("faults: messages name the real cause (permissions, tokenizer, images/
       ], dir),
       "calibrate",
     );
-    match(
+    assertMatch(
       calLine,
       /calib-000000\.png: cannot read the image of calibration sample .*: not found; it is in .*sc\/images\/ .*pass --image-dir .*sc\/images/,
     );
@@ -121,7 +121,7 @@ Deno.test("faults: chat templates that loop, and oversized threads and points, f
     const cfg = JSON.parse(await Deno.readTextFile(cfgPath));
     cfg.chat_template = "{% for i in range(10**9) %}x{% endfor %}{{ messages[0].content }}";
     await Deno.writeTextFile(cfgPath, JSON.stringify(cfg));
-    match(
+    assertMatch(
       oneLine(
         await cli(
           ["generate", "--model", ck.dir, "--prompt", "hi", "--cache-dir", join(dir, "g")],
@@ -132,26 +132,32 @@ Deno.test("faults: chat templates that loop, and oversized threads and points, f
       /cannot render the chat template: range\(\) of 1000000000 numbers is over the limit of 1000000/,
     );
     // In the library: nested loops stop at the step limit, a doubled string at the size limit.
-    throws(
-      () =>
-        renderChatTemplate(
-          "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}",
-          [],
-          { source: "t.json" },
-        ),
+    assertMatch(
+      assertThrows(
+        () =>
+          renderChatTemplate(
+            "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}",
+            [],
+            { source: "t.json" },
+          ),
+        Error,
+      ).message,
       /t\.json: cannot render the chat template: it took more than 200000 steps/,
     );
-    throws(
-      () =>
-        renderChatTemplate(
-          "{% set ns = namespace(s='ab') %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
-          [],
-        ),
+    assertMatch(
+      assertThrows(
+        () =>
+          renderChatTemplate(
+            "{% set ns = namespace(s='ab') %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+            [],
+          ),
+        Error,
+      ).message,
       /it made a text of more than 1000000 characters/,
     );
 
     // --threads far past the cores, in the CLI and in the library.
-    match(
+    assertMatch(
       oneLine(
         await cli(
           ["generate", "--model", ck.dir, "--input-ids", "1,5", "--threads", "100000"],
@@ -163,12 +169,15 @@ Deno.test("faults: chat templates that loop, and oversized threads and points, f
     );
     const m = await loadModel(ck.dir, { cacheDir: false, threads: 100000 });
     try {
-      await rejects(() => m.prefill(m.embedTokens([1, 5])), /threads: 100000 is over the limit/);
+      assertMatch(
+        (await assertRejects(() => m.prefill(m.embedTokens([1, 5])), Error)).message,
+        /threads: 100000 is over the limit/,
+      );
     } finally {
       await m.close();
     }
     // --points 1e8, in the CLI and in the library.
-    match(
+    assertMatch(
       oneLine(
         await cli([
           "analyze",
@@ -185,8 +194,11 @@ Deno.test("faults: chat templates that loop, and oversized threads and points, f
       ),
       /^--points: 1e8 is over the limit of 10001/,
     );
-    throws(
-      () => analyzeImportance([Float32Array.from([1, 2, 3])], { points: 1e8 }),
+    assertMatch(
+      assertThrows(
+        () => analyzeImportance([Float32Array.from([1, 2, 3])], { points: 1e8 }),
+        Error,
+      ).message,
       /points: 100000000 is over the limit of 10001/,
     );
   }));

@@ -8,7 +8,7 @@
  * entry in `/sys`, which the kernel refuses even to root (EACCES, or EROFS where /sys is mounted
  * read-only).
  */
-import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { errorReport } from "../../lib/cli/main.ts";
@@ -89,7 +89,7 @@ Deno.test("faults: unwritable outputs and cache folders are one-line errors befo
       assertEquals(r.code, 1, `${what}: ${r.stderr}`);
       const lines = r.stderr.trim().split("\n");
       assertEquals(lines.length, 1, `${what}: one line, no trace, no progress: ${r.stderr}`);
-      match(lines[0].replace(`prefixkv ${c.args[0]}: `, ""), c.says, what);
+      assertMatch(lines[0].replace(`prefixkv ${c.args[0]}: `, ""), c.says, what);
     }
     assert(!existsSync("/sys/prefixkv-test-out"));
     assert(!existsSync(join(dir, "g")), "no graph was built before the failures");
@@ -97,10 +97,11 @@ Deno.test("faults: unwritable outputs and cache folders are one-line errors befo
     // The library: a graph cache under a file fails at the first graph with the folder named.
     const m = await loadModel(ck.dir, { cacheDir: underFile });
     try {
-      await rejects(() => m.prefill(m.embedTokens([1, 5])), (e: Error) => {
-        match(e.message, /a-file\/out: cannot write the graph cache: a part of the path is a file/);
-        return e instanceof InputError;
-      });
+      const e = await assertRejects(() => m.prefill(m.embedTokens([1, 5])), InputError);
+      assertMatch(
+        e.message,
+        /a-file\/out: cannot write the graph cache: a part of the path is a file/,
+      );
     } finally {
       await m.close();
     }
@@ -113,7 +114,7 @@ Deno.test("faults: a file-system error no command anticipated is one line naming
   } catch (e) {
     report = errorReport(e);
   }
-  match(
+  assertMatch(
     report,
     /^.*os error \d+\).*\/sys\/prefixkv-test-dir.* \((permission denied|the file system is read-only)\)$/,
   );
