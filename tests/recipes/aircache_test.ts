@@ -3,7 +3,7 @@
  * positions 2–5. The last token (5) picks the elite among 2, 3, 4 by its own attention; entries
  * are scored by the elite rows only; the budget follows strength / (1 + max(0, skewness)).
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   type ComposedPolicy,
   createRecipe,

@@ -15,7 +15,7 @@
  * - 100 % keeps exactly what `full` keeps, through decoding;
  * - two runs give the same cache; no NaN; bytes are proportional to the entries held.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { InputError } from "../../lib/errors.ts";
 import {
   accumulatedGlobal,

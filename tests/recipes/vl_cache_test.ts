@@ -3,7 +3,7 @@
  * rows 4 and 5. Sparsity counts the causal entries of those rows below 1 % of the row maximum;
  * the layers split the budget by density; selection ranks by post-vision attention only.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   type ComposedPolicy,
   createRecipe,
