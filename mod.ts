@@ -42,4 +42,8 @@ export * from "./lib/analysis/kept.ts";
 export * from "./lib/analysis/prompt_analysis.ts";
 export * from "./lib/data/scenes/mod.ts";
 export * from "./lib/metrics/mod.ts";
+export * from "./lib/plot/mod.ts";
+export type { VqaLoadOptions, VqaLoadResult, VqaSample } from "./lib/data/vqa_sample.ts";
+export * from "./lib/data/llava_description.ts";
+export * from "./lib/data/mm_vet.ts";
 export * from "./lib/bundled.ts";
