@@ -17,14 +17,18 @@ import { normalizeByCausalCount } from "../../lib/importance/compute.ts";
 import { accumulatedLayerwise } from "../../lib/recipes/decode/accumulated.ts";
 import { fixedDistance } from "../../lib/recipes/decode/fixed_distance.ts";
 import { noDecodeEviction } from "../../lib/recipes/decode/keep_all.ts";
-import type { RecipeOptions } from "../../lib/recipes/definition.ts";
 import {
   type DecodePolicy,
   type Recipe,
   recompose,
   type Scorer,
 } from "../../lib/recipes/recipe.ts";
-import { createRecipe, recipeDefinition, recipeNames } from "../../lib/recipes/registry.ts";
+import {
+  createRecipe,
+  recipeMethod,
+  recipeNames,
+  recipeOptions,
+} from "../../lib/recipes/registry.ts";
 import { requireImportance } from "../../lib/recipes/scorers/prefill_importance.ts";
 import { observationWindow } from "../../lib/recipes/scorers/observation_window.ts";
 import type { CachePolicy } from "../../lib/runtime/cache_policy.ts";
@@ -186,9 +190,9 @@ export function checkUniqueLabels(configs: RecipeConfig[], source: string): Reci
 
 function checkConfig(config: RecipeConfig, where: string): RecipeConfig {
   try {
-    const def = recipeDefinition(config.method);
+    const def = recipeMethod(config.method);
     if (config.calibrate !== undefined) {
-      if (!def.options.includes("conf")) {
+      if (!recipeOptions(config.method).some((o) => o.name === "conf")) {
         throw new InputError(
           `calibrate needs a recipe that takes an offline config (prefixkv, prefixkv-merge); ` +
             `${config.method} does not`,
@@ -250,8 +254,8 @@ function decodeFor(variant: DecodeVariant, options: Record<string, unknown>): De
 export function buildRecipe(config: RecipeConfig, conf?: readonly number[]): Recipe {
   const options = {
     ...config.options,
-    ...(conf ? { conf, confSource: `calibrated on ${config.calibrate} samples` } : {}),
-  } as RecipeOptions;
+    ...(conf ? { conf: [...conf] } : {}),
+  };
   const recipe = createRecipe(config.method, options);
   const scorer = config.importance ? scorerFor(config.importance) : undefined;
   const decode = config.decode ? decodeFor(config.decode, config.options) : undefined;
@@ -270,5 +274,5 @@ export function cellPolicy(
 
 /** True for the no-compression row (one cell at 100 %, whatever the budgets). */
 export function isFullCache(config: RecipeConfig): boolean {
-  return !recipeDefinition(config.method).compresses;
+  return !recipeMethod(config.method).compresses;
 }
