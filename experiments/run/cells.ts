@@ -111,7 +111,7 @@ export interface CellSummary {
   objectPatchRecall?: number[];
   /** Mean efficiency of the long answers. */
   efficiency: Efficiency;
-  /** Per layer: mean bytes of the cache buffers right after the prefill compression. */
+  /** Per layer: mean bytes of the entries held right after the prefill compression. */
   kvBytesAfterPrefill: number[];
 }
 

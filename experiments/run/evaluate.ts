@@ -8,7 +8,7 @@
  */
 import { analyzeImportance } from "../../lib/importance/analysis.ts";
 import { objectF1 } from "../../lib/metrics/description_score.ts";
-import { type Efficiency, efficiencyOf, kvBytesPerLayer } from "../../lib/metrics/efficiency.ts";
+import { type Efficiency, efficiencyOf } from "../../lib/metrics/efficiency.ts";
 import { answerTokenIds, teacherForcedNll } from "../../lib/metrics/perplexity.ts";
 import { rougeL } from "../../lib/metrics/rouge.ts";
 import { type SceneAnswer, scoreSceneAnswers } from "../../lib/metrics/scene_accuracy.ts";
@@ -46,7 +46,8 @@ class RecordingPolicy implements CachePolicy {
       { length: cache.numLayers },
       (_, l) => cache.positions(l).slice(),
     );
-    this.bytesAfterPrefill = kvBytesPerLayer(cache);
+    // Bytes of the entries each layer holds (buffers may keep spare capacity; see efficiency).
+    this.bytesAfterPrefill = cache.lengths().map((n) => n * (2 * cache.rowSize * 4 + 4));
   }
   afterStep(cache: KvCache, info: StepInfo): void {
     this.inner.afterStep(cache, info);
@@ -160,7 +161,7 @@ export interface SampleResult {
   objectPatches?: { kept: number[]; total: number };
   /** Efficiency of the long answer's generation. */
   efficiency: Efficiency;
-  /** Per layer: bytes of the cache buffers right after the prefill compression. */
+  /** Per layer: bytes of the entries held right after the prefill compression. */
   kvBytesAfterPrefill: number[];
 }
 

@@ -25,7 +25,10 @@ interface RunRecord {
 
 /** A cell's numbers without timings and memory (which vary run to run). */
 export function withoutTimings(summary: CellSummary): Omit<CellSummary, "efficiency"> & {
-  efficiency: { kvBytes: number; kvBytesPerLayer: number[]; kvEntries: number };
+  efficiency: Omit<
+    CellSummary["efficiency"],
+    "prefillMs" | "decodeMsPerToken" | "tokensPerSecond" | "peakRssBytes"
+  >;
 } {
   const { prefillMs: _p, decodeMsPerToken: _d, tokensPerSecond: _t, peakRssBytes: _r, ...kept } =
     summary.efficiency;

@@ -265,6 +265,7 @@ export function resultsMarkdown(r: RunResults, figures: string[]): string {
       ? `Full cache: ${
         (full.kvBytesAfterPrefill.reduce((a, b) => a + b, 0) / 1024).toFixed(1)
       } / ` +
+        `${(full.efficiency.kvBytesHeld / 1024).toFixed(1)} / ` +
         `${(full.efficiency.kvBytes / 1024).toFixed(1)} KiB, ` +
         `${full.efficiency.decodeMsPerToken.toFixed(2)} ms/token, prefill ${
           full.efficiency.prefillMs.toFixed(1)
@@ -305,6 +306,7 @@ const CSV_COLUMNS = [
   "imageShareOfKept",
   "imageKept",
   "kvBytesAfterPrefill",
+  "kvBytesHeld",
   "kvBytes",
   "kvEntries",
   "prefillMs",
@@ -339,6 +341,7 @@ export function resultsCsv(cells: readonly CellSummary[]): string {
       imageShareOfKept: meanOf(c.imageShareOfKept),
       imageKept: meanOf(c.imageKept),
       kvBytesAfterPrefill: c.kvBytesAfterPrefill.reduce((a, b) => a + b, 0),
+      kvBytesHeld: c.efficiency.kvBytesHeld,
       kvBytes: c.efficiency.kvBytes,
       kvEntries: c.efficiency.kvEntries,
       prefillMs: c.efficiency.prefillMs,

@@ -4,7 +4,7 @@
  *
  * KV bytes are read from the buffers the cache has allocated (keys, values and positions,
  * capacity included), not computed from lengths, so a recipe that compacts without releasing
- * memory shows no saving here.
+ * memory shows no saving here; the bytes of the entries themselves are reported beside them.
  *
  * @example
  * ```ts
@@ -61,8 +61,10 @@ export interface Efficiency {
   decodeMsPerToken: number;
   /** Generated tokens over the whole wall time (prefill, policy and decoding). */
   tokensPerSecond: number;
-  /** Bytes of the cache buffers at the end. */
+  /** Bytes of the cache buffers at the end (allocated, spare capacity included). */
   kvBytes: number;
+  /** Bytes of the entries held at the end (keys, values, positions). */
+  kvBytesHeld: number;
   /** Per layer, bytes of the cache buffers at the end. */
   kvBytesPerLayer: number[];
   /** Entries held at the end, over all layers. */
@@ -81,6 +83,7 @@ export function efficiencyOf(run: RunMeasurements, cache: KvCache): Efficiency {
     decodeMsPerToken: run.decodeMsPerToken,
     tokensPerSecond: totalMs > 0 ? (run.generatedTokens * 1000) / totalMs : 0,
     kvBytes: perLayer.reduce((s, b) => s + b, 0),
+    kvBytesHeld: cache.bytesHeld(),
     kvBytesPerLayer: perLayer,
     kvEntries: cache.entriesHeld(),
     peakRssBytes: peakRssBytes(),
@@ -95,6 +98,7 @@ export function meanEfficiency(records: readonly Efficiency[]): Efficiency {
       decodeMsPerToken: 0,
       tokensPerSecond: 0,
       kvBytes: 0,
+      kvBytesHeld: 0,
       kvBytesPerLayer: [],
       kvEntries: 0,
       peakRssBytes: null,
@@ -109,6 +113,7 @@ export function meanEfficiency(records: readonly Efficiency[]): Efficiency {
     decodeMsPerToken: mean((e) => e.decodeMsPerToken),
     tokensPerSecond: mean((e) => e.tokensPerSecond),
     kvBytes: mean((e) => e.kvBytes),
+    kvBytesHeld: mean((e) => e.kvBytesHeld),
     kvBytesPerLayer: Array.from({ length: layers }, (_, l) => mean((e) => e.kvBytesPerLayer[l])),
     kvEntries: mean((e) => e.kvEntries),
     peakRssBytes: peaks.length ? Math.max(...peaks) : null,

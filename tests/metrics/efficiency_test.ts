@@ -17,12 +17,15 @@ function cache(): KvCache {
   return c;
 }
 
-Deno.test("kvBytesPerLayer reads the allocated buffers: rows × (K + V) + positions", () => {
-  assertEquals(kvBytesPerLayer(cache()), [3 * 32 * 2 + 3 * 4, 2 * 32 * 2 + 2 * 4]);
-  // A decode append grows by the cache's growth rows: capacity, not length, is what is held.
+Deno.test("kvBytesPerLayer reads each layer's allocated buffers: rows × (K + V) + positions", () => {
   const c = cache();
-  c.append(1, new Float32Array(8), new Float32Array(8), [3]);
-  assertEquals(kvBytesPerLayer(c)[1], (3 + c.growth) * (32 * 2 + 4));
+  // 3 rows allocated at the first fill; layer 1 kept 2 and fit() released the third.
+  assertEquals(kvBytesPerLayer(c), [3 * 32 * 2 + 3 * 4, 2 * 32 * 2 + 2 * 4]);
+  assertEquals(c.bytesHeld(), 5 * (32 * 2 + 4));
+  // A decode append past capacity grows the buffer: allocated, not held, is what this reports.
+  c.append(1, new Float32Array(16), new Float32Array(16), [3, 4]);
+  assert(kvBytesPerLayer(c)[1] > 4 * (32 * 2 + 4));
+  assertEquals(kvBytesPerLayer(c)[1], c.bytesAllocated(1));
   assertEquals(kvBytesPerLayer(c).reduce((a, b) => a + b), c.bytesAllocated());
 });
 
@@ -35,6 +38,7 @@ Deno.test("efficiencyOf by hand", () => {
   assertEquals(e.decodeMsPerToken, 5);
   assertAlmostEquals(e.tokensPerSecond, 19 / 0.1, 1e-9); // 19 tokens in 10 + 90 ms
   assertEquals(e.kvBytes, 204 + 136);
+  assertEquals(e.kvBytesHeld, 5 * 68);
   assertEquals(e.kvEntries, 5);
   const m = meanEfficiency([e, { ...e, prefillMs: 20, kvBytesPerLayer: [0, 0] }]);
   assertEquals(m.prefillMs, 15);
