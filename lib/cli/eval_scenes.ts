@@ -138,7 +138,14 @@ export const command: Command = {
       await model.close();
     }
     if (a.out !== undefined) {
-      await writeTextFileAtomic(a.out, JSON.stringify(result, null, 1) + "\n");
+      try {
+        await writeTextFileAtomic(a.out, JSON.stringify(result, null, 1) + "\n");
+      } catch (err) {
+        // The path was checked before the run; if writing still fails (disk full, removed
+        // folder), the evaluation is not lost: the full result goes to stdout.
+        console.log(JSON.stringify(result));
+        throw err;
+      }
     }
     console.log(a.json ? JSON.stringify(result) : formatSummary(result));
     return 0;
