@@ -15,3 +15,5 @@ export * from "./tokenizer.ts";
 export * from "./chat.ts";
 export * from "./image.ts";
 export * from "./rope.ts";
+export { WEIGHT_FORMATS, type WeightFormat } from "./quantize.ts";
+export { MAX_IMAGE_PIXELS } from "./image_limits.ts";

@@ -254,7 +254,8 @@ function parseEntry(
   const want = numel * DTYPE_BYTES[dtype as TensorDtype];
   if (e - b !== want) {
     throw bad(
-      `tensor ${name} (${dtype} [${shape}]) needs ${want} bytes but its data_offsets span ${e - b}`,
+      `tensor ${name} (${dtype} [${shape}]) needs ${want} bytes but its data_offsets span ` +
+        `${e - b}; the header's dtype or shape is wrong — convert or download the file again`,
     );
   }
   return { dtype: dtype as TensorDtype, shape, begin: dataStart + b, end: dataStart + e };

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { modelDirOrBundled } from "../bundled.ts";
+import { WEIGHT_FORMATS, type WeightFormat } from "../checkpoint/quantize.ts";
 import { defaultGraphCacheDir } from "../graph/graph_cache.ts";
 import { loadModel, type Model } from "../runtime/model.ts";
 import { type Device, parseDevice } from "../runtime/session.ts";
@@ -127,6 +128,7 @@ export const MODEL_OPTIONS = {
   device: { type: "string" },
   "cache-dir": { type: "string" },
   threads: { type: "string" },
+  weights: { type: "string" },
 } as const;
 
 /** Help lines for {@link MODEL_OPTIONS}, a section of a command's help text. */
@@ -136,7 +138,9 @@ export const MODEL_HELP = `Model:
   --device DEV                cpu (default) or cuda (needs onnxruntime's CUDA provider)
   --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
   --threads N                 threads per onnxruntime session (default: one per core; at most
-                              4 per core)`;
+                              4 per core)
+  --weights FMT               decoder weights: f32 (default), int8 or int4 (block-quantized,
+                              smaller and faster on CPU; fidelity cost in the README)`;
 
 /** Validated model-loading flags: where the checkpoint is and how to load it. */
 export interface ModelSettings {
@@ -148,6 +152,8 @@ export interface ModelSettings {
   cacheDir?: string;
   /** Threads per onnxruntime session; undefined means onnxruntime's choice. */
   threads?: number;
+  /** Decoder weight format (`--weights`); absent means f32. */
+  weights?: WeightFormat;
 }
 
 /** Validates the {@link MODEL_OPTIONS} values without loading anything. */
@@ -157,6 +163,9 @@ export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSe
     device: parseDevice(values.device ?? "cpu"),
     cacheDir: values["cache-dir"],
     threads: numberFlag("threads", values.threads, { integer: true, min: 1, max: LIMITS.threads }),
+    ...(values.weights === undefined
+      ? {}
+      : { weights: choiceFlag("weights", values.weights, WEIGHT_FORMATS) }),
   };
 }
 

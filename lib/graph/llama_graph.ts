@@ -39,7 +39,9 @@ import { ropeInverseFrequencies } from "../checkpoint/rope.ts";
 import type { LlamaSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
 import { GraphBuilder } from "./onnx_builder.ts";
-import { linear, rmsNorm, silu } from "./layers.ts";
+import type { WeightFormat } from "../checkpoint/quantize.ts";
+import { rmsNorm, silu } from "./layers.ts";
+import { projection } from "./projection.ts";
 
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
 export const LLAMA_GRAPH_VERSION = 4;
@@ -53,6 +55,8 @@ export interface LlamaGraphOptions {
   attention?: AttentionOutputs;
   /** `"all"` positions' logits (default) or only the `"last"` one (long prefills). */
   logits?: "all" | "last";
+  /** How projection weights are held (default `"f32"`; int8 / int4: `MatMulNBits`). */
+  weights?: WeightFormat;
 }
 
 /**
@@ -109,14 +113,16 @@ export function buildLlamaGraph(
   const embeds = g.input("inputs_embeds", "float32", ["B", "T", D]);
   const positionIds = g.input("position_ids", "int64", ["B", "T"]);
   const m = decoderContext(g, spec, tensors, attention, embeds, positionIds);
+  m.weights = options.weights ?? "f32";
 
   let h = g.op("Reshape", [embeds, g.constI64([-1, D])]); // [B·T, D], sample-major rows
   for (let l = 0; l < spec.numLayers; l++) h = decoderLayer(m, l, h);
   if (lastOnly) h = lastRows(m, h);
   const normed = norm(m, h, "final_norm", `${spec.prefix}norm.weight`);
   const V = spec.vocabSize;
-  const lmHead = g.weight("lm_head", [V, D], tensors.getF32(spec.lmHead, [V, D]));
-  const logits = g.op("Reshape", [linear(g, normed, lmHead), shapeOf(g, [m.B1, -1, V])], {}, {
+  const lmHead = tensors.getF32(spec.lmHead, [V, D]);
+  const headOut = projection(g, normed, "lm_head", [V, D], lmHead, m.weights);
+  const logits = g.op("Reshape", [headOut, shapeOf(g, [m.B1, -1, V])], {}, {
     outputs: ["logits"],
   });
   g.output(logits, "float32", ["B", lastOnly ? 1 : "T", V]);
@@ -147,6 +153,8 @@ interface Decoder {
   newCols: string;
   /** The `past_bias` input. */
   pastBias: string;
+  /** How projection weights are held (see `projection.ts`). */
+  weights: WeightFormat;
 }
 
 function decoderContext(
@@ -168,7 +176,7 @@ function decoderContext(
   const newCols = g.op("Range", [zero, T, one]);
   const rope = ropeBlock(g, spec, positionIds);
   const pastBias = g.input(PAST_BIAS, "float32", [spec.numLayers]);
-  return { g, spec, tensors, attention, rope, B1, T1, rowToken, newCols, pastBias };
+  return { g, spec, tensors, attention, rope, B1, T1, rowToken, newCols, pastBias, weights: "f32" };
 }
 
 /** A shape tensor from `[1]`-shaped runtime dimensions and fixed sizes, in order. */
@@ -224,7 +232,9 @@ function attention(m: Decoder, l: number, x: string): string {
   const { hiddenSize: D, numHeads: H, numKvHeads: kvH, headDim: hd } = spec;
   const G = H / kvH;
   const w = llamaLayerWeights(spec, l);
-  const qkvW = g.weight(
+  const qkv = projection(
+    g,
+    x,
     `layer${l}.qkv`,
     [(H + 2 * kvH) * hd, D],
     concatRows([
@@ -232,9 +242,10 @@ function attention(m: Decoder, l: number, x: string): string {
       m.tensors.getF32(w.k, [kvH * hd, D]),
       m.tensors.getF32(w.v, [kvH * hd, D]),
     ]),
+    m.weights,
   );
   const split = g.constI64([H * hd, kvH * hd, kvH * hd]);
-  const [q, k, v] = g.ops("Split", [linear(g, x, qkvW), split], { axis: 1 }, { count: 3 });
+  const [q, k, v] = g.ops("Split", [qkv, split], { axis: 1 }, { count: 3 });
   const q3 = m.rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [B·T, H, hd]
   const k3 = m.rope(g.op("Reshape", [k, g.constI64([-1, kvH, hd])])); // [B·T, kvH, hd]
   // New entries in the cache's row layout: [B·T, kvH, hd] → [B, T, kvH, hd] → [T, B, kvH, hd].
@@ -286,7 +297,8 @@ function attention(m: Decoder, l: number, x: string): string {
     }),
     g.constI64([-1, H * hd]),
   ]);
-  return linear(g, ctx, g.weight(`layer${l}.o`, [D, H * hd], m.tensors.getF32(w.o, [D, H * hd])));
+  const o = m.tensors.getF32(w.o, [D, H * hd]);
+  return projection(g, ctx, `layer${l}.o`, [D, H * hd], o, m.weights);
 }
 
 /**
@@ -335,16 +347,17 @@ function mlp(m: Decoder, l: number, x: string): string {
   const { g, spec, tensors } = m;
   const { hiddenSize: D, intermediateSize: I } = spec;
   const w = llamaLayerWeights(spec, l);
-  const guW = g.weight(
+  const gateUp = projection(
+    g,
+    x,
     `layer${l}.gate_up`,
     [2 * I, D],
     concatRows([tensors.getF32(w.gate, [I, D]), tensors.getF32(w.up, [I, D])]),
+    m.weights,
   );
-  const [gate, up] = g.ops("Split", [linear(g, x, guW), g.constI64([I, I])], { axis: 1 }, {
-    count: 2,
-  });
-  const downW = g.weight(`layer${l}.down`, [D, I], tensors.getF32(w.down, [D, I]));
-  return linear(g, g.op("Mul", [silu(g, gate), up]), downW);
+  const [gate, up] = g.ops("Split", [gateUp, g.constI64([I, I])], { axis: 1 }, { count: 2 });
+  const down = tensors.getF32(w.down, [D, I]);
+  return projection(g, g.op("Mul", [silu(g, gate), up]), `layer${l}.down`, [D, I], down, m.weights);
 }
 
 /** Each sample's last row of `[B·T, D]`, as `[B, D]`. */

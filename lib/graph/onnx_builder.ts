@@ -21,7 +21,7 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 
 /** Element types used by the builder. */
-export type DType = "float32" | "int64" | "int32" | "bool";
+export type DType = "float32" | "int64" | "int32" | "bool" | "uint8";
 
 /** A dimension: a fixed size, a symbolic name (`"T"`), or `null` for unknown. */
 export type Dim = number | string | null;
@@ -31,6 +31,7 @@ const DTYPE_CODE: Record<DType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 /** A float attribute (plain numbers are written as integer attributes). */

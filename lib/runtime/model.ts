@@ -20,6 +20,7 @@ import { resolve } from "node:path";
 import type { LoadedCheckpoint } from "../checkpoint/checkpoint.ts";
 import { loadCheckpoint } from "../checkpoint/checkpoint.ts";
 import type { ModelSpec } from "../checkpoint/spec.ts";
+import { WEIGHT_FORMATS, type WeightFormat } from "../checkpoint/quantize.ts";
 import { checkContextLength } from "../checkpoint/rope.ts";
 import { InputError } from "../errors.ts";
 import { buildClipGraph, CLIP_GRAPH_VERSION, clipFeatureRows } from "../graph/clip_graph.ts";
@@ -67,6 +68,12 @@ export interface LoadModelOptions {
   cacheDir?: string | false;
   /** Intra-op threads per session (default: onnxruntime's choice). */
   threads?: number;
+  /**
+   * How the decoder's projection weights are held: `"f32"` (default), or block-quantized
+   * `"int8"` / `"int4"` (onnxruntime's `MatMulNBits`, block 32) — smaller and faster on CPU, at
+   * a measured cost in fidelity (README, "Compact weights").
+   */
+  weights?: WeightFormat;
 }
 
 /** How one graph was obtained. */
@@ -198,6 +205,7 @@ export class Model {
     cacheDir: string | null,
     readonly threads: number | undefined,
     readonly ownsSource: boolean,
+    readonly weights: WeightFormat = "f32",
   ) {
     this.spec = source.spec;
     this.graphCachePath = cacheDir;
@@ -565,10 +573,16 @@ export class Model {
     const key = `${attention}-${logits}`;
     const session = await this.#session(`decoder:${key}`, () => ({
       kind: "llama",
-      variant: key,
+      // f32 keeps its former variant names, so existing cache entries stay valid.
+      variant: this.weights === "f32" ? key : `${key}-${this.weights}`,
       builderVersion: LLAMA_GRAPH_VERSION,
       fingerprint: this.fingerprint,
-      build: () => buildLlamaGraph(this.spec.text, this.source.tensors, { attention, logits }),
+      build: () =>
+        buildLlamaGraph(this.spec.text, this.source.tensors, {
+          attention,
+          logits,
+          weights: this.weights,
+        }),
     }), key);
     return { session, logits };
   }
@@ -628,6 +642,18 @@ function lastRowOfEach(logits: Float32Array, batch: number, vocab: number): Floa
   return out;
 }
 
+function weightFormat(w: unknown): WeightFormat {
+  if (w === undefined) return "f32";
+  if (!WEIGHT_FORMATS.includes(w as WeightFormat)) {
+    throw new InputError(
+      `weights = ${JSON.stringify(w)} is not a weight format (supported: ${
+        WEIGHT_FORMATS.join(", ")
+      })`,
+    );
+  }
+  return w as WeightFormat;
+}
+
 function checkPosition(p: number, what: string): void {
   if (!Number.isInteger(p) || p < 0) {
     throw new InputError(`${what} must be a non-negative integer, got ${p}`);
@@ -643,6 +669,7 @@ export async function loadModel(
   opts: LoadModelOptions = {},
 ): Promise<Model> {
   const device = opts.device ?? "cpu";
+  const weights = weightFormat(opts.weights);
   const owns = typeof source === "string";
   const src: ModelSource = typeof source === "string" ? await loadCheckpoint(source) : source;
   try {
@@ -657,6 +684,7 @@ export async function loadModel(
       cacheDir === null ? null : resolve(cacheDir),
       opts.threads,
       owns,
+      weights,
     );
   } catch (err) {
     if (owns) src.tensors.close();
