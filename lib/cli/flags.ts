@@ -13,6 +13,8 @@ import { loadModel, type Model } from "../runtime/model.ts";
 import { type Device, parseDevice } from "../runtime/session.ts";
 import { type Limit, limitMessage, LIMITS } from "../limits.ts";
 import { checkOutputPath } from "../output_path.ts";
+import { prefixAllocationOptions } from "../recipes/allocation/prefixkv_allocation.ts";
+import { optionProblem } from "../recipes/options.ts";
 import { UsageError } from "./command.ts";
 
 /** One `node:util` parseArgs option: a string or a boolean flag. */
@@ -209,14 +211,26 @@ export interface SearchSettings {
   maxIterations?: number;
 }
 
+/** The schema of each search flag: the `prefixkv` recipe's own options (one set of rules). */
+const SEARCH_SCHEMAS = {
+  "start-size": prefixAllocationOptions.startSize,
+  tolerance: prefixAllocationOptions.tolerance,
+  "max-iterations": prefixAllocationOptions.maxIterations,
+} as const;
+
 /** Validates whichever {@link SEARCH_OPTIONS} values a command takes. */
 export function searchSettings(values: FlagValues<typeof SEARCH_OPTIONS>): SearchSettings {
+  const read = (flag: keyof typeof SEARCH_SCHEMAS): number | undefined => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    const n = text.trim() === "" ? NaN : Number(text);
+    const problem = optionProblem(SEARCH_SCHEMAS[flag], n);
+    if (problem) throw new UsageError(`--${flag} must be ${problem}, got "${text}"`);
+    return n;
+  };
   return {
-    startSize: numberFlag("start-size", values["start-size"], { integer: true, min: 0 }),
-    tolerance: numberFlag("tolerance", values.tolerance, { above: 0 }),
-    maxIterations: numberFlag("max-iterations", values["max-iterations"], {
-      integer: true,
-      min: 1,
-    }),
+    startSize: read("start-size"),
+    tolerance: read("tolerance"),
+    maxIterations: read("max-iterations"),
   };
 }

@@ -24,6 +24,13 @@ import { cumulativePriority, shortestPrefixIndex } from "../importance/priority.
 import { checkBudget, evictRatioOf } from "./budget.ts";
 import { checkProtected } from "./select.ts";
 
+/** The search's defaults (the reference CLI's): one sink, 5 tokens tolerance, 100 steps. */
+export const PREFIX_SEARCH_DEFAULTS: {
+  readonly startSize: number;
+  readonly tolerance: number;
+  readonly maxIterations: number;
+} = { startSize: 1, tolerance: 5, maxIterations: 100 };
+
 /** Options of {@link prefixSearch}. */
 export interface PrefixSearchOptions {
   /** Fraction of the KV kept over all layers, in (0, 1]. */
@@ -85,7 +92,13 @@ export function prefixSearch(
   importance: ArrayLike<ArrayLike<number>>,
   options: PrefixSearchOptions,
 ): PrefixSearchResult {
-  const { budget, startSize = 1, tolerance = 5, maxIterations = 100, rescale = "floor" } = options;
+  const {
+    budget,
+    startSize = PREFIX_SEARCH_DEFAULTS.startSize,
+    tolerance = PREFIX_SEARCH_DEFAULTS.tolerance,
+    maxIterations = PREFIX_SEARCH_DEFAULTS.maxIterations,
+    rescale = "floor",
+  } = options;
   checkBudget(budget);
   if (!(tolerance > 0)) throw new InputError(`tolerance must be > 0 tokens; got ${tolerance}`);
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {

@@ -90,6 +90,20 @@ export function ruleOf(s: JsonSchema): string {
   }
 }
 
+/**
+ * Checks one value against one option's schema (a zod field such as
+ * {@link startSizeOption}); returns the rule it breaks (`"an integer ≥ 0"`, plus a
+ * refinement's message), or undefined when the value is fine.
+ */
+export function optionProblem(schema: unknown, value: unknown): string | undefined {
+  const zod = schema as z.ZodType;
+  const result = zod.safeParse(value);
+  if (result.success) return undefined;
+  const rule = ruleOf(z.toJSONSchema(zod, { io: "input", unrepresentable: "any" }) as JsonSchema);
+  const custom = result.error.issues.find((i) => i.code === "custom");
+  return custom ? `${rule} (${custom.message})` : rule;
+}
+
 /** The options of a method's schema (a zod object), in declaration order. */
 export function describeOptions(schema: OptionSchema<unknown>): RecipeOptionInfo[] {
   const zod = schema as unknown as z.ZodObject;

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { InputError } from "../../lib/errors.ts";
 import { budgetLabel, createRecipe, keptFraction, parseBudget } from "../../lib/recipes/mod.ts";
 import { simulate } from "./harness.ts";
@@ -17,7 +17,11 @@ Deno.test("parseBudget: out-of-range and malformed budgets are InputErrors", () 
   for (const bad of [0, -0.1, 1.01, NaN, Infinity, "abc", "", "0%"]) {
     assertThrows(() => parseBudget(bad), InputError, undefined, String(bad));
   }
-  assertMatch(assertThrows(() => parseBudget(20), Error).message, /did you mean 0.2/);
+  assertMatch(assertThrows(() => parseBudget(20), Error).message, /did you mean 0.2, i\.e\. 20%\?/);
+  // Written as a percentage, 150% is not "did you mean 0.015?" (issue 14): it keeps too much.
+  const over = assertThrows(() => parseBudget("150%"), InputError).message;
+  assertMatch(over, /got 150%.*cannot keep more than the whole cache/);
+  assert(!over.includes("did you mean"), over);
   assertThrows(() => parseBudget(undefined, 0), InputError);
   assertThrows(() => parseBudget(undefined, "2.5"), InputError);
   assertMatch(assertThrows(() => parseBudget(0.2, 10), Error).message, /not both/);

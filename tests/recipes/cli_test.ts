@@ -28,6 +28,16 @@ Deno.test("recipes command: one recipe as JSON", async () => {
   assertEquals(e.name, "elastic");
   assert(e.parts.includes("merge-nearest"));
   assert(e.reference.includes("2407.18121"));
+  assertEquals(e.config, { method: "elastic", startSize: 1, distance: -25 });
+  assertEquals(e.options.map((o: { name: string }) => o.name), ["startSize", "distance"]);
+  assertEquals(e.options[0].rule, "an integer ≥ 0");
+  assertEquals(e.options[0].default, 1);
+});
+
+Deno.test("recipes command: options print with their rules, defaults and descriptions", async () => {
+  const { out } = await capture(["snapkv"]);
+  assert(out.includes("kernel (an integer ≥ 1, default 5): width of the pooling"), out);
+  assert(out.includes('pooling (one of max, avg, default "max"): pooling kind'), out);
 });
 
 Deno.test("recipes command: an unknown name is an InputError", async () => {

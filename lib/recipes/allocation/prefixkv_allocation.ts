@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { InputError } from "../../errors.ts";
 import { parseReferenceConfig } from "../../prefix/config.ts";
+import { PREFIX_SEARCH_DEFAULTS } from "../../prefix/search.ts";
 import { startSizeOption } from "../options.ts";
 import type { Allocation } from "../recipe.ts";
 import { offlineConfigAllocation } from "./offline_config.ts";
@@ -23,9 +24,9 @@ export const prefixAllocationOptions = {
     ),
   online: z.boolean().default(false)
     .describe("search on every prompt (what happens anyway without conf)"),
-  tolerance: z.number().positive().default(5)
+  tolerance: z.number().positive().default(PREFIX_SEARCH_DEFAULTS.tolerance)
     .describe("online search: stop within this many entries of the target over all layers"),
-  maxIterations: z.number().int().min(1).default(100)
+  maxIterations: z.number().int().min(1).default(PREFIX_SEARCH_DEFAULTS.maxIterations)
     .describe("online search: bisection steps at most"),
 };
 
