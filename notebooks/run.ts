@@ -10,6 +10,11 @@
  *
  * A notebook is checked after execution, before it replaces the committed one: a failed run
  * leaves the committed notebook as it was and keeps the executed copy in `notebooks/.cache/`.
+ * Code cells are formatted with `deno fmt` (the project's settings) before each run. The
+ * notebooks are excluded from `deno fmt` itself: Deno 2.9.6's `fmt --check` reports every
+ * notebook with a non-empty Markdown cell as unformatted, even one that `deno fmt` leaves as is.
+ * The figure of the cell tagged `readme-figure` is saved as `notebooks/figures/<notebook>.svg`
+ * (or `.png`), for the README.
  *
  * @module
  */
@@ -36,6 +41,8 @@ export interface NotebookCell {
   source: string | string[];
   /** Outputs of a code cell. */
   outputs?: NotebookOutput[];
+  /** Cell metadata; `tags` may hold `"readme-figure"`. */
+  metadata?: { tags?: string[] };
 }
 
 /** One output of a code cell (nbformat 4). */
@@ -108,6 +115,24 @@ export function checkExecuted(nb: Notebook): NotebookProblem[] {
   return problems;
 }
 
+/** The tag of the cell whose first figure the README shows. */
+export const README_TAG = "readme-figure";
+
+/** The first figure of the cell tagged {@link README_TAG}: its file extension and bytes. */
+export function readmeFigure(nb: Notebook): { ext: "svg" | "png"; bytes: Uint8Array } | null {
+  const cell = nb.cells.find((c) => c.metadata?.tags?.includes(README_TAG));
+  for (const out of cell?.outputs ?? []) {
+    const svg = out.data?.["image/svg+xml"];
+    if (svg !== undefined) return { ext: "svg", bytes: new TextEncoder().encode(joined(svg)) };
+    const png = out.data?.["image/png"];
+    if (png !== undefined) {
+      const binary = atob(joined(png).replace(/\s/g, ""));
+      return { ext: "png", bytes: Uint8Array.from(binary, (c) => c.charCodeAt(0)) };
+    }
+  }
+  return null;
+}
+
 /** The kernelspec the run uses: this Deno as a Jupyter kernel, without colour codes. */
 export function kernelSpec(denoPath: string): Record<string, unknown> {
   return {
@@ -140,6 +165,58 @@ async function requireNbconvert(): Promise<void> {
     if (e instanceof Deno.errors.NotFound) throw new Error(missing);
     throw e;
   }
+}
+
+/** `source` formatted as TypeScript by `deno fmt` with the project's settings. */
+export async function formatCode(source: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=ts", "-"],
+    cwd: NOTEBOOK_DIR,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(source));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(`deno fmt: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0]}`);
+  }
+  return new TextDecoder().decode(out.stdout).replace(/\n$/, "");
+}
+
+/** Splits text into nbformat's list of lines (each but the last keeps its newline). */
+function sourceLines(text: string): string[] {
+  return text.split("\n").map((line, i, all) => (i < all.length - 1 ? `${line}\n` : line))
+    .filter((line) => line !== "");
+}
+
+/**
+ * Formats every code cell of the notebook at `path` in place; returns how many changed. A cell
+ * that does not parse is an error naming it.
+ */
+export async function formatNotebook(path: string): Promise<number> {
+  const text = await Deno.readTextFile(path);
+  const nb = JSON.parse(text) as Notebook;
+  let changed = 0;
+  for (const [i, cell] of nb.cells.entries()) {
+    if (cell.cell_type !== "code") continue;
+    const source = joined(cell.source);
+    let formatted: string;
+    try {
+      formatted = await formatCode(source);
+    } catch (e) {
+      throw new Error(`${basename(path)} cell ${i + 1}: ${e instanceof Error ? e.message : e}`);
+    }
+    if (formatted !== source) {
+      cell.source = sourceLines(formatted);
+      changed++;
+    }
+  }
+  if (changed > 0) await Deno.writeTextFile(path, JSON.stringify(nb, null, 1) + "\n");
+  return changed;
 }
 
 /** How one notebook went. */
@@ -197,7 +274,15 @@ export async function runNotebook(
   const nb = JSON.parse(await Deno.readTextFile(executed)) as Notebook;
   const problems = checkExecuted(nb);
   const figures = nb.cells.reduce((n, c) => n + figureCount(c), 0);
-  if (problems.length === 0) await Deno.copyFile(executed, path);
+  const figure = readmeFigure(nb);
+  if (problems.length === 0) {
+    await Deno.copyFile(executed, path);
+    if (figure) {
+      const dir = join(dirname(path), "figures");
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(join(dir, `${basename(path, ".ipynb")}.${figure.ext}`), figure.bytes);
+    }
+  }
   return { name, seconds, figures, problems };
 }
 
@@ -223,7 +308,9 @@ async function main(names: string[]): Promise<number> {
   const jupyterPath = await writeKernel(cacheDir);
   let failed = 0;
   for (const path of await listNotebooks(NOTEBOOK_DIR, names)) {
-    console.log(`notebook ${relative(Deno.cwd(), path)} …`);
+    const formatted = await formatNotebook(path);
+    const note = formatted > 0 ? ` (${formatted} code cells formatted)` : "";
+    console.log(`notebook ${relative(Deno.cwd(), path)}${note} …`);
     const run = await runNotebook(path, cacheDir, jupyterPath);
     const status = run.problems.length === 0 ? "ok" : "FAILED";
     console.log(`  ${status}: ${run.seconds.toFixed(1)} s, ${run.figures} figures`);

@@ -1,11 +1,14 @@
 /** The notebook runner's checks of an executed notebook (notebooks/run.ts), on hand-made cells. */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import {
   checkExecuted,
   figureCount,
+  formatCode,
+  formatNotebook,
   kernelSpec,
   listNotebooks,
   type NotebookCell,
+  readmeFigure,
 } from "../../notebooks/run.ts";
 
 const code = (source: string | string[], outputs: NotebookCell["outputs"] = []): NotebookCell => ({
@@ -72,6 +75,45 @@ Deno.test("listNotebooks: all in order, or by name or number prefix; unknown nam
     let message = "";
     await listNotebooks(dir, ["03"]).catch((e) => message = e.message);
     assertEquals(message, `no notebook "03" in ${dir}; there are: 01-a.ipynb, 02-b.ipynb`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readmeFigure: the first figure of the tagged cell, SVG as text, PNG decoded", () => {
+  const tagged = (outputs: NotebookCell["outputs"]): NotebookCell => ({
+    ...code("await showFigure(s);", outputs),
+    metadata: { tags: ["readme-figure"] },
+  });
+  const svgFigure = readmeFigure({ cells: [code("x", [png]), tagged([svg, png])] });
+  assertEquals(svgFigure?.ext, "svg");
+  assertEquals(new TextDecoder().decode(svgFigure!.bytes), "<svg/>");
+  const pngFigure = readmeFigure({
+    cells: [tagged([{ output_type: "display_data", data: { "image/png": "iVBORw0K\nGgo=" } }])],
+  });
+  assertEquals(pngFigure?.ext, "png");
+  assertEquals([...pngFigure!.bytes.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  assertEquals(readmeFigure({ cells: [code("x", [svg])] }), null);
+});
+
+Deno.test("formatNotebook: code cells formatted with the project's settings, Markdown untouched", async () => {
+  assertEquals(await formatCode("const  x=[1,2]"), "const x = [1, 2];");
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/n.ipynb`;
+    const md = { cell_type: "markdown", source: ["#  title  \n", "text"] };
+    const nb = { cells: [md, code(["let a=1\n", "a+=2"]), code("const b = 1;")] };
+    await Deno.writeTextFile(path, JSON.stringify(nb));
+    assertEquals(await formatNotebook(path), 1);
+    const after = JSON.parse(await Deno.readTextFile(path));
+    assertEquals(after.cells[0], md);
+    assertEquals(after.cells[1].source, ["let a = 1;\n", "a += 2;"]);
+    assertEquals(after.cells[2].source, "const b = 1;");
+    assertEquals(await formatNotebook(path), 0);
+    await Deno.writeTextFile(path, JSON.stringify({ cells: [code("const = ;")] }));
+    let message = "";
+    await formatNotebook(path).catch((e) => message = e.message);
+    assert(message.startsWith("n.ipynb cell 1: deno fmt:"), message);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
