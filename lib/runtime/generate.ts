@@ -26,6 +26,7 @@
  */
 import { InputError } from "../errors.ts";
 import { type AttentionNeeds, type CachePolicy, keepAll } from "./cache_policy.ts";
+import type { KvCache } from "./kv_cache.ts";
 import type { Model, Prompt } from "./model.ts";
 
 /** How fed tokens get their RoPE positions. */
@@ -101,6 +102,8 @@ export interface GenerateBatchResult {
   bytesAllocated: number;
   /** How decoded tokens got their positions. */
   positionMode: PositionMode;
+  /** The batch's cache at the end (what each sample kept: `cache.sample(b)`). */
+  cache: KvCache;
 }
 
 /** Index of the largest value of `v` (first one on ties). */
@@ -243,6 +246,7 @@ export async function generateBatch(
     bytesHeld: cache.bytesHeld(),
     bytesAllocated: cache.bytesAllocated(),
     positionMode,
+    cache,
   };
 }
 
