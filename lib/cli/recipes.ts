@@ -18,11 +18,11 @@ export function flagName(option: string): string {
   return option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** One recipe option flag: the option, which methods take it, and how its text is read. */
+/** One recipe option flag: how its text is read, and the methods that take it. */
 interface OptionFlag {
-  option: RecipeOptionInfo;
-  methods: string[];
   kind: "boolean" | "number" | "text";
+  /** The option as each group of methods declares it (same description, rule and default). */
+  variants: { option: RecipeOptionInfo; methods: string[] }[];
 }
 
 function kindOf(o: RecipeOptionInfo): OptionFlag["kind"] {
@@ -35,14 +35,21 @@ function kindOf(o: RecipeOptionInfo): OptionFlag["kind"] {
 /** Every registered method's options as flags, by flag name (same name ⇒ same kind). */
 function optionFlags(): Map<string, OptionFlag> {
   const flags = new Map<string, OptionFlag>();
+  const same = (a: RecipeOptionInfo, b: RecipeOptionInfo) =>
+    a.description === b.description && a.rule === b.rule && a.default === b.default;
   for (const method of listRecipes()) {
     for (const option of recipeOptions(method.name)) {
       const name = flagName(option.name);
       const flag = flags.get(name);
-      if (!flag) flags.set(name, { option, methods: [method.name], kind: kindOf(option) });
-      else if (flag.kind !== kindOf(option)) {
+      if (!flag) {
+        flags.set(name, { kind: kindOf(option), variants: [{ option, methods: [method.name] }] });
+      } else if (flag.kind !== kindOf(option)) {
         throw new Error(`recipe option ${option.name} has different types in different methods`);
-      } else flag.methods.push(method.name);
+      } else {
+        const variant = flag.variants.find((v) => same(v.option, option));
+        if (variant) variant.methods.push(method.name);
+        else flag.variants.push({ option, methods: [method.name] });
+      }
     }
   }
   return flags;
@@ -103,8 +110,8 @@ export function recipeHelp(): string {
     ),
     helpEntry("--tokens K", "instead of --budget: entries kept per layer on average"),
   ];
-  for (const [name, { option, methods, kind }] of optionFlags()) {
-    const choices = option.schema.enum;
+  for (const [name, { kind, variants }] of optionFlags()) {
+    const choices = variants[0].option.schema.enum;
     const value = kind === "boolean"
       ? ""
       : choices
@@ -112,12 +119,16 @@ export function recipeHelp(): string {
       : kind === "number"
       ? " N"
       : " VALUE";
-    const facts = [
-      kind === "boolean" || choices ? "" : option.rule,
-      option.default !== undefined && option.default !== false ? `default ${option.default}` : "",
-      methods.join(", "),
-    ].filter((x) => x !== "");
-    lines.push(helpEntry(`--${name}${value}`, `${option.description} (${facts.join("; ")})`));
+    const texts = variants.map(({ option, methods }) => {
+      const facts = [
+        kind === "boolean" || choices ? "" : option.rule,
+        option.default !== undefined && option.default !== false ? `default ${option.default}` : "",
+        variants.length > 1 ? "" : methods.join(", "),
+      ].filter((x) => x !== "");
+      const text = `${option.description} (${facts.join("; ")})`;
+      return variants.length > 1 ? `${methods.join(", ")}: ${text}` : text;
+    });
+    lines.push(helpEntry(`--${name}${value}`, texts.join(". ")));
   }
   return lines.join("\n");
 }
@@ -143,10 +154,11 @@ export function recipeArgsFromFlags(values: RecipeFlagValues): RecipeArgs {
   for (const [name, flag] of flags) {
     const v = values[name];
     if (v === undefined) continue;
+    const flagOption = flag.variants[0].option;
     if (takes && !takes.has(name)) {
       const own = recipeOptions(method!);
       throw new UsageError(
-        `recipe ${method} does not take ${flag.option.name} (--${name}); it takes ` +
+        `recipe ${method} does not take ${flagOption.name} (--${name}); it takes ` +
           (own.length
             ? own.map((o) => `--${flagName(o.name)} (${o.rule}${defaultText(o)})`).join(", ")
             : "no options"),
@@ -157,8 +169,8 @@ export function recipeArgsFromFlags(values: RecipeFlagValues): RecipeArgs {
       if (typeof v !== "string" || v.trim() === "" || Number.isNaN(n)) {
         throw new UsageError(`--${name}: "${v}" is not a number`);
       }
-      args[flag.option.name] = n;
-    } else args[flag.option.name] = v;
+      args[flagOption.name] = n;
+    } else args[flagOption.name] = v;
   }
   return args;
 }
