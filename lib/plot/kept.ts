@@ -1,6 +1,7 @@
 /**
  * Figures of what recipes keep: kept and evicted prompt positions per layer, one block per
- * recipe ({@link keptOverPrompt}), and per-layer kept ratios at several budgets as grouped bars
+ * recipe ({@link keptOverPrompt}), one layer's kept prompt as Markdown text
+ * ({@link keptTokensMarkdown}), and per-layer kept ratios at several budgets as grouped bars
  * ({@link keptRatioBars}).
  *
  * @example Kept ratios of two layers at two budgets
@@ -105,4 +106,41 @@ export function keptRatioBars(rows: readonly KeptRatio[], opts: { width?: number
       Plot.ruleY([0]),
     ],
   };
+}
+
+/** Options of {@link keptTokensMarkdown}. */
+export interface KeptTokensOptions {
+  /** Image-feature positions `[start, end)`, written as one count instead of token by token. */
+  imageSpan?: { start: number; end: number };
+}
+
+/**
+ * One layer's kept prompt as Markdown: each text token in **bold** when kept, ~~struck~~ when
+ * evicted, the image span as `[image: kept/total patches]`. `tokens[i]` is position i's text
+ * (empty for special tokens, shown as `∅`).
+ */
+export function keptTokensMarkdown(
+  tokens: readonly string[],
+  mask: readonly number[],
+  opts: KeptTokensOptions = {},
+): string {
+  if (tokens.length !== mask.length) {
+    throw new Error(
+      `keptTokensMarkdown: ${tokens.length} tokens but a mask of ${mask.length} positions`,
+    );
+  }
+  const span = opts.imageSpan;
+  const words: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    if (span && i >= span.start && i < span.end) {
+      if (i === span.start) {
+        const kept = mask.slice(span.start, span.end).reduce((a, b) => a + b, 0);
+        words.push(`[image: ${kept}/${span.end - span.start} patches]`);
+      }
+      continue;
+    }
+    const text = tokens[i].trim() === "" ? "∅" : tokens[i].trim().replace(/([\\*_~`[\]])/g, "\\$1");
+    words.push(mask[i] ? `**${text}**` : `~~${text}~~`);
+  }
+  return words.join(" ");
 }

@@ -8,7 +8,7 @@ import ndarray from "ndarray";
 import { generateScene, renderScene, SIZE_RADIUS } from "../../lib/data/scenes/mod.ts";
 import { attentionMaps, importanceOverPrompt, priorityCurves } from "../../lib/plot/attention.ts";
 import { latencyVsBudget } from "../../lib/plot/efficiency.ts";
-import { keptOverPrompt, keptRatioBars } from "../../lib/plot/kept.ts";
+import { keptOverPrompt, keptRatioBars, keptTokensMarkdown } from "../../lib/plot/kept.ts";
 import {
   imagePatchValues,
   keptPatches,
@@ -159,4 +159,15 @@ Deno.test("latencyVsBudget: the measured points and a dashed roofline", () => {
   assertEquals(fig.count("g.measured circle"), 6);
   assertEquals(fig.count("g.roofline path"), 1);
   assert(fig.svg.includes("roofline (ideal)"));
+});
+
+Deno.test("keptTokensMarkdown: kept in bold, evicted struck, the image as a count", () => {
+  const tokens = ["", "A", "*b*", "x", "x", "x", "?"];
+  const mask = [1, 0, 1, 1, 0, 1, 0];
+  assertEquals(
+    keptTokensMarkdown(tokens, mask, { imageSpan: { start: 3, end: 6 } }),
+    "**∅** ~~A~~ **\\*b\\*** [image: 2/3 patches] ~~?~~",
+  );
+  assertEquals(keptTokensMarkdown(["a", "b"], [0, 1]), "~~a~~ **b**");
+  assertThrows(() => keptTokensMarkdown(["a"], [1, 0]), Error, "1 tokens but a mask of 2");
 });
