@@ -76,19 +76,25 @@ export function quantizeBlockwise(
   const scales = new Float32Array(n * blocksPerRow);
   const zero = 1 << (bits - 1), qmax = zero - 1, top = (1 << bits) - 1;
   for (let r = 0; r < n; r++) {
+    const row = r * k;
     for (let b = 0; b < blocksPerRow; b++) {
-      const c0 = b * blockSize, c1 = Math.min(c0 + blockSize, k);
+      const c0 = row + b * blockSize, c1 = Math.min(c0 + blockSize, row + k);
       let amax = 0;
-      for (let c = c0; c < c1; c++) amax = Math.max(amax, Math.abs(w[r * k + c]));
+      for (let c = c0; c < c1; c++) {
+        const a = w[c] < 0 ? -w[c] : w[c];
+        if (a > amax) amax = a;
+      }
       const scale = Math.fround(amax / qmax);
       const blk = r * blocksPerRow + b;
       scales[blk] = scale;
       const inv = scale === 0 ? 0 : 1 / scale;
       const base = blk * blobBytes;
-      for (let j = 0; j < blockSize; j++) {
-        const c = c0 + j;
-        const v = c < c1 ? w[r * k + c] : 0;
-        const q = Math.min(top, Math.max(0, Math.round(v * inv) + zero));
+      // Round half up, as Math.round: ⌊x + ½⌋ with the zero point added (the sum stays > 0).
+      const shift = zero + 0.5;
+      for (let j = 0, c = c0; j < blockSize; j++, c++) {
+        let q = c < c1 ? Math.floor(w[c] * inv + shift) : zero;
+        if (q > top) q = top;
+        else if (q < 0) q = 0;
         if (bits === 8) codes[base + j] = q;
         else codes[base + (j >> 1)] |= (j & 1) ? q << 4 : q;
       }
