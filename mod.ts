@@ -28,26 +28,21 @@
  *
  * @module
  */
-export * from "./lib/errors.ts";
-export * from "./lib/provenance.ts";
+export { CheckpointError, InputError, NumericError } from "./lib/errors.ts";
+export { type Provenance, provenance } from "./lib/provenance.ts";
 export { Prng } from "./lib/random.ts";
+export { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "./lib/bundled.ts";
 export * from "./lib/checkpoint/mod.ts";
 export * from "./lib/graph/mod.ts";
 export * from "./lib/runtime/mod.ts";
 export * from "./lib/importance/mod.ts";
 export * from "./lib/prefix/mod.ts";
-export * from "./lib/calibration/mod.ts";
 export * from "./lib/recipes/mod.ts";
-export * from "./lib/analysis/kept.ts";
-export * from "./lib/analysis/prompt_analysis.ts";
-export * from "./lib/analysis/kept_positions.ts";
-export * from "./lib/analysis/roofline.ts";
-export * from "./lib/analysis/scene_prompts.ts";
-export * from "./lib/analysis/curve_spread.ts";
-export * from "./lib/data/scenes/mod.ts";
+export * from "./lib/analysis/mod.ts";
+export * from "./lib/calibration/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/plot/mod.ts";
+export * from "./lib/data/scenes/mod.ts";
 export type { VqaLoadOptions, VqaLoadResult, VqaSample } from "./lib/data/vqa_sample.ts";
 export * from "./lib/data/llava_description.ts";
 export * from "./lib/data/mm_vet.ts";
-export * from "./lib/bundled.ts";

@@ -5,4 +5,13 @@
  *
  * @module
  */
-export * from "./calibrate_model.ts";
+export {
+  calibrateModel,
+  type CalibrateModelOptions,
+  type CalibrationPaths,
+  calibrationPaths,
+  type CalibrationProgress,
+  type CalibrationResumeHeader,
+  type CalibrationSource,
+  writeCalibration,
+} from "./calibrate_model.ts";

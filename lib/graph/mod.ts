@@ -5,7 +5,27 @@
  *
  * @module
  */
-export * from "./onnx_builder.ts";
-export * from "./llama_graph.ts";
-export * from "./clip_graph.ts";
-export * from "./graph_cache.ts";
+export {
+  type AttrValue,
+  type Dim,
+  type DType,
+  float,
+  FloatAttr,
+  floats,
+  FloatsAttr,
+  GraphBuilder,
+  type OpOptions,
+  type SavedModel,
+  type SaveOptions,
+  type TensorData,
+} from "./onnx_builder.ts";
+export { type AttentionOutputs, buildLlamaGraph, type LlamaGraphOptions } from "./llama_graph.ts";
+export { buildClipGraph } from "./clip_graph.ts";
+export {
+  type CachedGraph,
+  checkpointFingerprint,
+  defaultGraphCacheDir,
+  type FingerprintSource,
+  type GraphRequest,
+  loadOrBuildGraph,
+} from "./graph_cache.ts";

@@ -123,6 +123,20 @@ export interface ImportanceAnalysis {
 /**
  * Per-layer curves, Gini coefficients and modality shares of one sample's importances.
  *
+ * @example A concentrated layer and a uniform one
+ * ```ts
+ * import { analyzeImportance } from "@prefixkv/prefixkv";
+ * const concentrated = [8, 4, 2, 1, 0.5, 0.25, 0.125, 0.125];
+ * const uniform = [1, 1, 1, 1, 1, 1, 1, 1];
+ * const { layers } = analyzeImportance([concentrated, uniform], {
+ *   imageSpan: { start: 2, end: 6 },
+ *   points: 5,
+ * });
+ * console.log(layers.map((l) => l.gini)); // [0.626953125, 0]
+ * console.log(layers[0].prefixCurve); // [0, 0.75, 0.9375, 0.984375, 1]
+ * console.log(layers[0].imageShare); // 0.234375
+ * ```
+ *
  * @throws InputError for bad scores, an image span outside [0, N], or fewer than 2 points
  */
 export function analyzeImportance(

@@ -4,7 +4,23 @@
  *
  * @module
  */
-export * from "./validate.ts";
-export * from "./compute.ts";
-export * from "./priority.ts";
-export * from "./analysis.ts";
+export { type Span } from "./validate.ts";
+export {
+  averageHeads,
+  causalCounts,
+  columnSums,
+  importanceFromAttention,
+  importanceFromVectors,
+  type ImportanceOptions,
+  type LayerImportance,
+  normalizeByCausalCount,
+} from "./compute.ts";
+export { cumulativePriority, prefixCurve, priorityOrder, prioritySequence } from "./priority.ts";
+export {
+  analyzeImportance,
+  type AnalyzeOptions,
+  giniCoefficient,
+  type ImportanceAnalysis,
+  type LayerAnalysis,
+  lorenzCurve,
+} from "./analysis.ts";

@@ -5,7 +5,21 @@
  *
  * @module
  */
-export * from "./rouge.ts";
-export * from "./perplexity.ts";
-export * from "./description_score.ts";
-export * from "./efficiency.ts";
+export { meanRougeL, rougeL, type RougeScore } from "./rouge.ts";
+export {
+  answerTokenIds,
+  perplexity,
+  teacherForcedNll,
+  type TeacherForcedResult,
+  type TeacherForcingModel,
+  type TeacherForcingOptions,
+} from "./perplexity.ts";
+export { meanObjectF1, type ObjectF1, objectF1 } from "./description_score.ts";
+export {
+  type Efficiency,
+  efficiencyOf,
+  kvBytesPerLayer,
+  meanEfficiency,
+  peakRssBytes,
+  type RunMeasurements,
+} from "./efficiency.ts";

@@ -67,6 +67,16 @@ export interface CalibrationResult {
 /**
  * Runs the prefix search on every sample and averages the per-layer eviction ratios.
  *
+ * @example Per-layer ratios from two samples, kept at 50 %
+ * ```ts
+ * import { calibrate } from "@prefixkv/prefixkv";
+ * const result = await calibrate([
+ *   { id: "a", importance: [[8, 4, 2, 1, 1, 1], [1, 1, 1, 1, 1, 1]] },
+ *   { id: "b", importance: [[4, 4, 2, 2, 1, 1], [2, 1, 1, 1, 1, 2]] },
+ * ], { budget: 0.5 });
+ * console.log(result.evictRatios, result.spread.std); // what the reference's config file holds
+ * ```
+ *
  * @param samples sync or async iterable of per-sample importances (all with the same layers)
  * @throws InputError when there are no samples or their layer counts differ
  */

@@ -4,10 +4,30 @@
  *
  * @module
  */
-export * from "./budget.ts";
-export * from "./search.ts";
-export * from "./select.ts";
-export * from "./fixed_distance.ts";
-export * from "./config.ts";
-export * from "./calibrate.ts";
-export * from "./calibration_data.ts";
+export { budgetOfEvictRatio, evictRatioOf } from "./budget.ts";
+export { prefixSearch, type PrefixSearchOptions, type PrefixSearchResult } from "./search.ts";
+export { selectKept } from "./select.ts";
+export { DEFAULT_DISTANCE, type EvictableCache, FixedDistanceEviction } from "./fixed_distance.ts";
+export {
+  evictCountsFromRatios,
+  formatReferenceConfig,
+  parseReferenceConfig,
+  readReferenceConfig,
+  referenceConfigName,
+} from "./config.ts";
+export {
+  calibrate,
+  type CalibrateOptions,
+  type CalibrationProvenance,
+  type CalibrationResult,
+  type CalibrationSample,
+  type CalibrationSampleResult,
+  saveCalibration,
+} from "./calibrate.ts";
+export {
+  type CalibrationDataOptions,
+  type CalibrationPrompt,
+  chooseSamples,
+  parseCalibrationData,
+  readCalibrationData,
+} from "./calibration_data.ts";

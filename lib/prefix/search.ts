@@ -84,6 +84,15 @@ export interface PrefixSearchResult {
 /**
  * Runs PrefixKV's global prefix search on one sample's per-layer importances.
  *
+ * @example A concentrated layer keeps fewer entries than a diffuse one
+ * ```ts
+ * import { prefixSearch } from "@prefixkv/prefixkv";
+ * const found = prefixSearch([[8, 4, 2, 1, 0.5, 0.25, 0.125, 0.125], [1, 1, 1, 1, 1, 1, 1, 1]], {
+ *   budget: 0.75,
+ * });
+ * console.log(found.p, found.keep); // 0.5 [6, 7]
+ * ```
+ *
  * @param importance per layer, N non-negative scores (head-averaged attention column sums)
  * @throws InputError for a budget outside (0, 1], bad scores, N too small for the protected
  *   positions, or a budget so small that even evicting every candidate cannot reach it

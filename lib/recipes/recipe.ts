@@ -271,7 +271,17 @@ export function composeRecipe(parts: RecipeParts, identity?: string | RecipeIden
   };
 }
 
-/** The recipe's parts with some replaced, composed and checked again (a new composite name). */
+/**
+ * The recipe's parts with some replaced, composed and checked again (a new composite name).
+ *
+ * @example PrefixKV's allocation with ElasticCache's merging selection
+ * ```ts
+ * import { createRecipe, mergeIntoNearestAnchor, recompose } from "@prefixkv/prefixkv";
+ * const merged = recompose(createRecipe("prefixkv"), { selection: mergeIntoNearestAnchor() });
+ * console.log(merged.name, merged.describeParts());
+ * const policy = merged.policy({ fraction: 0.3 });
+ * ```
+ */
 export function recompose(
   base: RecipeParts,
   overrides: Partial<RecipeParts>,

@@ -23,6 +23,18 @@ export interface ChatPromptInput {
 /**
  * Builds the prompt for `input` on `model`.
  *
+ * @example An image question in the checkpoint's chat format
+ * ```ts
+ * import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR, chatPrompt } from "@prefixkv/prefixkv";
+ * import { loadModel } from "@prefixkv/prefixkv";
+ * const model = await loadModel(BUNDLED_MODEL_DIR);
+ * const prompt = await chatPrompt(model, {
+ *   question: "What is in the image?",
+ *   image: BUNDLED_EXAMPLE_IMAGE,
+ * });
+ * console.log(prompt.length, prompt.imageSpan); // N entries; the image's rows [start, end)
+ * ```
+ *
  * @throws InputError for an empty question, an image given to a text-only model, or an image
  *   file that cannot be read
  */

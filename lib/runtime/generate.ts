@@ -113,7 +113,22 @@ export function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
-/** Greedy decoding of `prompt` on `model`; see the module documentation. */
+/**
+ * Greedy decoding of `prompt` on `model`; see the module documentation.
+ *
+ * @example Answer under a 30 % PrefixKV budget, and see what the cache holds
+ * ```ts
+ * import { BUNDLED_MODEL_DIR, chatPrompt, createRecipe, generate } from "@prefixkv/prefixkv";
+ * import { loadModel } from "@prefixkv/prefixkv";
+ * const model = await loadModel(BUNDLED_MODEL_DIR);
+ * const prompt = await chatPrompt(model, { question: "How many objects?", image: "scene.png" });
+ * const out = await generate(model, prompt, {
+ *   maxNewTokens: 16,
+ *   policy: createRecipe("prefixkv").policy({ fraction: 0.3 }),
+ * });
+ * console.log(out.text, out.cacheLengths, out.bytesHeld);
+ * ```
+ */
 export async function generate(
   model: Model,
   prompt: Prompt,

@@ -88,7 +88,20 @@ class LayerStore {
   }
 }
 
-/** Per-layer KV storage for a batch of sequences (batch size 1 by default). */
+/**
+ * Per-layer KV storage for a batch of sequences (batch size 1 by default).
+ *
+ * @example Two layers keep different entries; bytes follow the entries kept
+ * ```ts
+ * import { KvCache } from "@prefixkv/prefixkv";
+ * const cache = new KvCache({ numLayers: 2, numKvHeads: 1, headDim: 2 });
+ * const kv = Float32Array.of(1, 1, 2, 2, 3, 3, 4, 4);
+ * for (const l of [0, 1]) cache.append(l, kv, kv, [0, 1, 2, 3]);
+ * cache.keep(0, [0, 3]);
+ * cache.keep(1, [0, 1, 3]);
+ * console.log(cache.length(0), cache.length(1), cache.bytesHeld()); // 2 3 100
+ * ```
+ */
 export class KvCache {
   /** Number of decoder layers. */
   readonly numLayers: number;

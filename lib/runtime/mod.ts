@@ -4,11 +4,44 @@
  *
  * @module
  */
-export * from "./kv_cache.ts";
-export * from "./cache_policy.ts";
-export * from "./session.ts";
-export * from "./model.ts";
-export * from "./generate.ts";
-export * from "./chat_prompt.ts";
-export * from "./observed_policy.ts";
-export * from "./measure_importance.ts";
+export { KvCache, type KvCacheShape } from "./kv_cache.ts";
+export {
+  type AttentionNeeds,
+  type CachePolicy,
+  keepAll,
+  type PrefillInfo,
+  type StepInfo,
+} from "./cache_policy.ts";
+export {
+  type Device,
+  DEVICES,
+  type RuntimeTensor,
+  Session,
+  type SessionOptions,
+} from "./session.ts";
+export {
+  type GraphLoad,
+  loadModel,
+  type LoadModelOptions,
+  Model,
+  type ModelSource,
+  type PrefillOptions,
+  type PrefillResult,
+  type Prompt,
+  type PromptInput,
+  type StepOptions,
+  type StepResult,
+} from "./model.ts";
+export {
+  generate,
+  generateBatch,
+  type GenerateBatchOptions,
+  type GenerateBatchResult,
+  type GenerateOptions,
+  type GenerateResult,
+  type GenerateTimings,
+  type PositionMode,
+} from "./generate.ts";
+export { chatPrompt, type ChatPromptInput } from "./chat_prompt.ts";
+export { ObservedPolicy, type PrefillSnapshot } from "./observed_policy.ts";
+export { type MeasuredImportance, measureImportance } from "./measure_importance.ts";

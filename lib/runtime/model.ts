@@ -663,6 +663,14 @@ function checkPosition(p: number, what: string): void {
 /**
  * Loads a model from a checkpoint directory or an already loaded checkpoint. Graphs are built
  * (or fetched from the graph cache) lazily, when first needed.
+ *
+ * @example Load the bundled tiny LLaVA and look at its shape
+ * ```ts
+ * import { BUNDLED_MODEL_DIR, loadModel } from "@prefixkv/prefixkv";
+ * const model = await loadModel(BUNDLED_MODEL_DIR);
+ * console.log(model.spec.family, model.spec.text.numLayers, model.spec.imageTokens); // llava 8 64
+ * await model.close();
+ * ```
  */
 export async function loadModel(
   source: string | ModelSource,

@@ -4,9 +4,50 @@
  *
  * @module
  */
-export * from "./vocabulary.ts";
-export * from "./rasterizer.ts";
-export * from "./generator.ts";
-export * from "./conversations.ts";
-export * from "./parser.ts";
-export * from "./dataset.ts";
+export {
+  type Color,
+  COLOR_NAMES,
+  COLORS,
+  IMAGE_SIZE,
+  type Place,
+  PLACES,
+  type Shape,
+  SHAPES,
+  type Size,
+  SIZES,
+} from "./vocabulary.ts";
+export { type RgbImage } from "./rasterizer.ts";
+export {
+  generateScene,
+  renderScene,
+  type Scene,
+  type SceneObject,
+  SIZE_RADIUS,
+} from "./generator.ts";
+export {
+  type AnswerStyle,
+  type ConversationKind,
+  type ConversationRecord,
+  conversationsFor,
+  DESCRIBE_QUESTION,
+  describeScene,
+  type Turn,
+} from "./conversations.ts";
+export {
+  answersMatch,
+  type DescribedObject,
+  type DescriptionScore,
+  type ParsedDescription,
+  parseDescription,
+  scoreDescription,
+} from "./parser.ts";
+export {
+  encodePng,
+  generateSplit,
+  type SplitData,
+  type SplitItem,
+  splitItems,
+  type SplitOptions,
+  type SplitSummary,
+  writeSplit,
+} from "./dataset.ts";
