@@ -34,8 +34,11 @@ import { generateBatch } from "../../lib/runtime/generate.ts";
 import type { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { loadModel, type Model, type ModelSource } from "../../lib/runtime/model.ts";
 import { ObservedPolicy } from "../../lib/runtime/observed_policy.ts";
-import { measureBandwidth, stepKvBytes, stepWeightBytes } from "./roofline.ts";
-import { type BenchRow, formatTable, toCsv, toSvg } from "./report.ts";
+import { decodeStepBytes, rooflineMs } from "../../lib/analysis/roofline.ts";
+import { type LatencyPoint, latencyVsBudget } from "../../lib/plot/efficiency.ts";
+import { renderSvg } from "../../lib/plot/render.ts";
+import { measureBandwidth } from "./roofline.ts";
+import { type BenchRow, formatTable, toCsv } from "./report.ts";
 import { randomLlama, type RandomLlamaConfig } from "./random_llama.ts";
 
 const HELP = `deno task bench [options]: decode latency against the roofline (and PyTorch)
@@ -357,17 +360,17 @@ async function main(args: string[]): Promise<void> {
 
     // The roofline: weights once per step plus the kept entries, averaged over the steps
     // (entries after prefill, growing by what decoding keeps, up to the end).
-    const weights = stepWeightBytes(spec);
+    const weights = decodeStepBytes(spec, 0).weights;
     const entryBytes = 2 * spec.numKvHeads * spec.headDim * 4 + 4;
     const rows: BenchRow[] = measured.map(({ cache: _, lastIds: __, ...m }, i) => {
       const endEntries = m.kvBytes / entryBytes;
       const meanEntries = (m.entriesAfterPrefill + endEntries) / 2;
-      const stepBytes = weights + stepKvBytes(spec, meanEntries);
+      const stepBytes = decodeStepBytes(spec, meanEntries).total;
       return {
         ...m,
         stepMs: stepMs[i],
         stepBytes,
-        idealStepMs: (stepBytes / bandwidth.copy) * 1000,
+        idealStepMs: rooflineMs(stepBytes, bandwidth.copy),
         speedup: 0,
         idealSpeedup: 0,
         fractionOfIdeal: 0,
@@ -432,10 +435,7 @@ async function main(args: string[]): Promise<void> {
     };
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeTextFile(join(outDir, "latency.csv"), toCsv(rows));
-    await Deno.writeTextFile(
-      join(outDir, "latency.svg"),
-      toSvg(rows, `decode step, batch ${w.batch} × ${w.prompt} + ${w.newTokens} tokens`),
-    );
+    await Deno.writeTextFile(join(outDir, "latency.svg"), figure(rows) + "\n");
     await Deno.writeTextFile(join(outDir, "latency.json"), JSON.stringify(result, null, 2) + "\n");
 
     console.log(
@@ -454,6 +454,28 @@ async function main(args: string[]): Promise<void> {
   } finally {
     await model.close();
   }
+}
+
+/** Decode ms per step against the budget: prefixkv, PyTorch (when it ran) and the roofline. */
+function figure(rows: BenchRow[]): string {
+  const measured: LatencyPoint[] = rows.map((r) => ({
+    method: "prefixkv",
+    budget: r.budget,
+    msPerToken: r.stepMs,
+  }));
+  for (const r of rows) {
+    if (r.torchDecodeMsPerToken !== undefined) {
+      measured.push({
+        method: "PyTorch sdpa",
+        budget: r.budget,
+        msPerToken: r.torchDecodeMsPerToken,
+      });
+    }
+  }
+  const ideal = rows.map((r) => ({ budget: r.budget, msPerToken: r.idealStepMs }));
+  return renderSvg(
+    latencyVsBudget(measured, ideal, { logY: measured.some((p) => p.method !== "prefixkv") }),
+  );
 }
 
 /** Per-layer kept counts of an offline config on an N-token prompt (as the allocation does). */

@@ -1,8 +1,6 @@
 /**
- * How `deno task bench` shows its rows: a terminal table, a CSV file and an SVG figure
- * (decode milliseconds per step against the budget: measured, the roofline's ideal, and the
- * PyTorch peer when it ran). The figure is written by hand as plain SVG: the project's plotting
- * module has not landed yet.
+ * How `deno task bench` shows its rows: a terminal table and a CSV file (the figure comes from
+ * `lib/plot`'s `latencyVsBudget`).
  *
  * @module
  */
@@ -127,93 +125,4 @@ export function toCsv(rows: readonly BenchRow[]): string {
   const cell = (v: unknown) => (v === undefined || v === null ? "" : String(v));
   return [keys.join(","), ...rows.map((r) => keys.map((k) => cell(r[k])).join(","))].join("\n") +
     "\n";
-}
-
-/** Decode ms per step against the budget: measured, ideal (roofline) and PyTorch, as SVG. */
-export function toSvg(rows: readonly BenchRow[], title: string): string {
-  const W = 640, H = 400, left = 64, right = 150, top = 40, bottom = 52;
-  const series: { name: string; color: string; dash?: string; points: [number, number][] }[] = [
-    {
-      name: "prefixkv (measured)",
-      color: "#1f77b4",
-      points: rows.map((r) => [r.budget, r.stepMs]),
-    },
-    {
-      name: "roofline (ideal)",
-      color: "#2ca02c",
-      dash: "6 4",
-      points: rows.map((r) => [r.budget, r.idealStepMs]),
-    },
-  ];
-  const torch = rows.filter((r) => r.torchDecodeMsPerToken !== undefined);
-  if (torch.length > 0) {
-    series.push({
-      name: "PyTorch sdpa",
-      color: "#d62728",
-      points: torch.map((r) => [r.budget, r.torchDecodeMsPerToken!]),
-    });
-  }
-  const yMax = niceCeil(Math.max(...series.flatMap((s) => s.points.map((p) => p[1]))));
-  const x = (b: number) => left + ((b - 0) / 1) * (W - left - right);
-  const y = (v: number) => top + (1 - v / yMax) * (H - top - bottom);
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" ` +
-      `viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14">${escapeXml(title)}</text>`,
-  );
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax * i) / 5;
-    parts.push(
-      `<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
-      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`,
-    );
-  }
-  for (const b of [0, 0.2, 0.4, 0.6, 0.8, 1]) {
-    parts.push(
-      `<text x="${x(b)}" y="${H - bottom + 18}" text-anchor="middle">${b * 100}%</text>`,
-    );
-  }
-  parts.push(
-    `<line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="black"/>`,
-    `<line x1="${left}" x2="${left}" y1="${top}" y2="${H - bottom}" stroke="black"/>`,
-    `<text x="${(left + W - right) / 2}" y="${
-      H - 12
-    }" text-anchor="middle">budget (fraction of the prompt's KV kept)</text>`,
-    `<text transform="translate(16 ${
-      (top + H - bottom) / 2
-    }) rotate(-90)" text-anchor="middle">decode ms per step</text>`,
-  );
-  series.forEach((s, i) => {
-    const pts = [...s.points].sort((a, b) => a[0] - b[0]);
-    parts.push(
-      `<polyline fill="none" stroke="${s.color}" stroke-width="2"${
-        s.dash ? ` stroke-dasharray="${s.dash}"` : ""
-      } points="${pts.map(([b, v]) => `${x(b).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`,
-      ...pts.map(([b, v]) =>
-        `<circle cx="${x(b).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"/>`
-      ),
-      `<line x1="${W - right + 12}" x2="${W - right + 36}" y1="${top + 10 + i * 20}" ` +
-        `y2="${top + 10 + i * 20}" stroke="${s.color}" stroke-width="2"${
-          s.dash ? ` stroke-dasharray="${s.dash}"` : ""
-        }/>`,
-      `<text x="${W - right + 40}" y="${top + 14 + i * 20}">${escapeXml(s.name)}</text>`,
-    );
-  });
-  parts.push(`</svg>`);
-  return parts.join("\n") + "\n";
-}
-
-function niceCeil(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((c) => c >= v) ?? 10 * p;
-}
-
-function fmt(v: number): string {
-  return v >= 10 ? v.toFixed(0) : v.toFixed(1);
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
