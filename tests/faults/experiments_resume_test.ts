@@ -5,7 +5,7 @@
  * A cell file damaged afterwards gives a clear one-line error naming it, or is redone; either
  * way the other cells are untouched.
  */
-import { deepStrictEqual as assertEquals, match, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CellSummary } from "../../experiments/run/cells.ts";
@@ -69,7 +69,7 @@ Deno.test("faults: experiments killed after a cell resumes, keeping it; results 
     else {
       const lines = err.split("\n").filter((l) => !l.includes("█") && !l.includes("░"));
       assertEquals(lines.length, 1, err);
-      match(lines[0], /local@30\.json/);
+      assertMatch(lines[0], /local@30\.json/);
       assert(!lines[0].includes("    at "), err);
     }
     assertEquals(await Deno.readFile(first), kept);
