@@ -47,7 +47,8 @@ export function latencyVsBudget(
   opts: { width?: number; logY?: boolean } = {},
 ): PlotSpec {
   const roof = ideal.map((p) => ({ ...p, method: "roofline (ideal)" }));
-  const methods = [...new Set(measured.map((p) => p.method)), "roofline (ideal)"];
+  // Sorted as Plot sorts a categorical domain, so a method keeps its colour across figures.
+  const methods = [...new Set(measured.map((p) => p.method))].sort().concat("roofline (ideal)");
   return {
     width: opts.width ?? 600,
     height: 340,
