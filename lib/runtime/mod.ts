@@ -44,4 +44,15 @@ export {
 } from "./generate.ts";
 export { chatPrompt, type ChatPromptInput } from "./chat_prompt.ts";
 export { ObservedPolicy, type PrefillSnapshot } from "./observed_policy.ts";
-export { type MeasuredImportance, measureImportance } from "./measure_importance.ts";
+export {
+  measureAttention,
+  type MeasuredAttention,
+  type MeasuredImportance,
+  measureImportance,
+} from "./measure_importance.ts";
+export {
+  attentionViews,
+  type Float32NdArray,
+  type StackedImportance,
+  stackImportance,
+} from "./attention_views.ts";
