@@ -6,6 +6,7 @@
  *
  * @module
  */
+import "../../lib/ort_telemetry.ts"; // before onnxruntime-node loads its native library
 import * as ort from "onnxruntime-node";
 import { measureCopyBandwidth } from "../../lib/analysis/roofline.ts";
 import { GraphBuilder } from "../../lib/graph/onnx_builder.ts";

@@ -5,6 +5,7 @@
  * option end to end (distinct graphs, close logits, bad values refused).
  */
 import "../../lib/ort_telemetry.ts"; // before onnxruntime-node
+import "../../lib/ort_telemetry.ts"; // before onnxruntime-node loads its native library
 import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import {

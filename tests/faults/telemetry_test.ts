@@ -4,7 +4,7 @@
  * HOME and no `/tmp/mat-debug-<pid>.log`. A control run that imports onnxruntime-node without
  * the toolkit shows the files do appear otherwise (so the check can fail).
  */
-import { assert } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
@@ -89,3 +89,24 @@ Deno.test("faults: onnxruntime telemetry writes nothing from the CLI or the libr
     const control = await runWithHome(dir, [bare]);
     assert(traces(dir, control.pid).length > 0, "the control run should show telemetry files");
   }));
+
+Deno.test("faults: every file that imports onnxruntime-node imports the telemetry switch first", () => {
+  const late: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(join(ROOT, dir))) {
+      const path = join(dir, e.name);
+      if (e.isDirectory && !["node_modules", ".cache", "data", "checkpoint"].includes(e.name)) {
+        walk(path);
+      } else if (e.isFile && path.endsWith(".ts") && !path.endsWith("telemetry_test.ts")) {
+        const text = Deno.readTextFileSync(join(ROOT, path));
+        const ort = text.search(/from "onnxruntime-node"|import\("onnxruntime-node"\)/);
+        const telemetry = text.search(/import "[./]*(lib\/)?ort_telemetry\.ts"/);
+        if (ort >= 0 && (telemetry < 0 || telemetry > ort)) late.push(path);
+      }
+    }
+  };
+  for (const dir of ["lib", "tests", "experiments", "examples", "notebooks"]) {
+    if (existsSync(join(ROOT, dir))) walk(dir);
+  }
+  assertEquals(late, [], `import "…/ort_telemetry.ts" before onnxruntime-node in: ${late}`);
+});
