@@ -18,9 +18,9 @@ import {
 import type { ModelSpec } from "../../lib/checkpoint/spec.ts";
 import { CheckpointError, InputError } from "../../lib/errors.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
-import { writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
+import { writeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { writeTransformers5Layout } from "../e2e/_layouts.ts";
-import { RefCache } from "../reference/llama_reference.ts";
+import { RefCache, referenceLlama } from "../reference/llama_reference.ts";
 import { referenceLlava } from "../reference/clip_reference.ts";
 
 const TEXT = "What is in the image ?\n<image>\nDescribe this picture .";
@@ -180,4 +180,49 @@ Deno.test("transformers 5 layout: what cannot be run is refused with the key and
     await refused("vision_feature_layer", "[-2,-1]", "a single integer");
     rewrite((c) => c.vision_feature_select_strategy = "cls");
     await refused("vision_feature_select_strategy", '"cls"', '"default", "full"');
+  }));
+
+Deno.test("transformers 5 LLaMA text model, sharded, with top-level rope_parameters", () =>
+  withDirs(async (root) => {
+    const ropeScaling = { type: "linear" as const, factor: 2 };
+    const src = await writeTinyLlama(join(root, "t4"), {
+      layers: 2,
+      sharded: true,
+      ropeScaling,
+      seed: 4,
+    });
+    const config = JSON.parse(await Deno.readTextFile(join(src.dir, "config.json")));
+    assertEquals(
+      [...Deno.readDirSync(src.dir)].some((e) => e.name === "model.safetensors.index.json"),
+      true,
+    );
+    const { rope_theta: _t, rope_scaling: _s, ...rest } = config;
+    const t5 = join(root, "t5");
+    await Deno.mkdir(t5);
+    for (const e of Deno.readDirSync(src.dir)) {
+      Deno.copyFileSync(join(src.dir, e.name), join(t5, e.name));
+    }
+    Deno.writeTextFileSync(
+      join(t5, "config.json"),
+      JSON.stringify({
+        ...rest,
+        rope_parameters: { rope_type: "linear", rope_theta: 10000, factor: 2 },
+      }),
+    );
+    const ids = [1, 15, 16, 17, 18, 19, 20];
+    const logits = async (dir: string) => {
+      const m = await loadModel(dir, { cacheDir: false });
+      try {
+        assertEquals(m.spec.text.ropeScaling, ropeScaling);
+        return (await m.prefill((await m.buildPrompt({ ids })).embeds)).logits;
+      } finally {
+        await m.close();
+      }
+    };
+    const want = await logits(src.dir);
+    assertLessOrEqual(maxAbsDiff(await logits(t5), want), TOL);
+    // And the reference agrees with both (linear scaling in the frequencies).
+    const ref = referenceLlama(src.spec.text, src.store);
+    const out = ref.forward(ref.embed(ids), ids.map((_, i) => i), new RefCache(2));
+    assertLessOrEqual(maxAbsDiff(want, out.logits), 1e-4);
   }));
