@@ -1,7 +1,7 @@
 /**
  * Display in a Jupyter notebook with the Deno kernel: figures ({@link showFigure}), Markdown
- * ({@link showMarkdown}, {@link showTable}) and a progress line updated in place
- * ({@link showProgress}).
+ * ({@link showMarkdown}, {@link showTable}), a progress line updated in place
+ * ({@link showProgress}) and the run's provenance ({@link showProvenance}).
  *
  * Every display is awaited and followed by a short pause before the cell goes on: the kernel
  * sometimes publishes an output after reporting the cell idle, and a headless runner then drops
@@ -21,6 +21,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { relative } from "node:path";
+import { type Provenance, provenance } from "../provenance.ts";
+import type { Model } from "../runtime/model.ts";
 import { type PlotSpec, renderSvg, svgToPng } from "./render.ts";
 
 /** The part of `Deno.jupyter` used here (injectable, so tests can watch what is displayed). */
@@ -176,4 +179,32 @@ export async function showProgress(label: string, total: number): Promise<Progre
       await show(line.replace(/ · [0-9.]+ s left/, ""), true);
     },
   };
+}
+
+/** One Markdown line naming what made a notebook's outputs: toolkit, commit, model, runtime. */
+export function provenanceMarkdown(
+  p: Provenance,
+  model?: { dir: string; fingerprint: string },
+): string {
+  const parts = [
+    `${p.tool} ${p.version}${p.commit ? ` at \`${p.commit.slice(0, 10)}\`` : ""}`,
+    ...(model ? [`model \`${model.dir}\` (\`${model.fingerprint.slice(0, 12)}\`)`] : []),
+    `Deno ${p.deno}`,
+    `onnxruntime ${p.onnxruntime ?? "unknown"}`,
+    p.platform,
+    p.date.slice(0, 10),
+  ];
+  return `*Run by ${parts.join(" · ")}.*`;
+}
+
+/**
+ * Shows the run's provenance (toolkit version and commit, the model's directory and
+ * fingerprint, Deno, onnxruntime, platform, date) as one line, so outputs say what made them.
+ */
+export async function showProvenance(model?: Model): Promise<void> {
+  const dir = model?.source.dir;
+  const shown = model && dir
+    ? { dir: relative(Deno.cwd(), dir) || ".", fingerprint: model.fingerprint }
+    : undefined;
+  await showMarkdown(provenanceMarkdown(await provenance(), shown));
 }

@@ -5,6 +5,7 @@ import {
   type JupyterDisplay,
   markdownTable,
   progressLine,
+  provenanceMarkdown,
   showFigure,
   showMarkdown,
   showProgress,
@@ -94,4 +95,27 @@ Deno.test("display outside a notebook: an error naming the kernel and the altern
   } finally {
     useJupyterDisplay(undefined);
   }
+});
+
+Deno.test("provenanceMarkdown: toolkit, commit, model, runtime, platform and day", () => {
+  const p = {
+    tool: "@prefixkv/prefixkv",
+    version: "0.1.0",
+    commit: "0123456789abcdef",
+    date: "2026-12-01T20:00:00.000Z",
+    deno: "2.9.6",
+    v8: "14",
+    onnxruntime: "1.30.0",
+    platform: "linux-x86_64",
+    args: null,
+  };
+  assertEquals(
+    provenanceMarkdown(p, { dir: "ckpt", fingerprint: "fedcba9876543210" }),
+    "*Run by @prefixkv/prefixkv 0.1.0 at `0123456789` · model `ckpt` (`fedcba987654`) · " +
+      "Deno 2.9.6 · onnxruntime 1.30.0 · linux-x86_64 · 2026-12-01.*",
+  );
+  assertEquals(
+    provenanceMarkdown({ ...p, commit: null, onnxruntime: null }),
+    "*Run by @prefixkv/prefixkv 0.1.0 · Deno 2.9.6 · onnxruntime unknown · linux-x86_64 · 2026-12-01.*",
+  );
 });
