@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { choiceFlag, numberFlag, parseFlags, requireFlags } from "./flags.ts";
 import { writeSplit } from "../data/scenes/dataset.ts";
+import { SCENE_STYLES } from "../data/scenes/styles.ts";
 import { checkFileNamePart } from "../file_names.ts";
 import { LIMITS } from "../limits.ts";
 import { checkOutputPath } from "../output_path.ts";
@@ -21,9 +22,13 @@ Options:
   --count N     number of scenes (default 100, at most 1000000)
   --seed S      base seed, an integer (default 0)
   --answers A   short-answer style: word ("Yellow.", default) or sentence ("The square is yellow.")
+  --style S     basic (default: 64×64, 1–4 objects on flat grey, the bundled model's scenes) or
+                rich (224×224, 2–6 objects on a varied grey texture, for a model with 196–256
+                image tokens)
 
 Writes DIR/images/<id>.png, DIR/<split>.json (LLaVA detail_1k layout), DIR/<split>_scenes.json
-(true objects) and DIR/<split>_images.bin (raw uint8 [N,64,64,3]), one scene at a time.
+(true objects) and DIR/<split>_images.bin (raw uint8 [N,S,S,3], S = 64 or 224), one scene at a
+time.
 Calibrate on the result with --data DIR/<split>.json --image-dir DIR/images.`;
 
 const OPTIONS = {
@@ -32,6 +37,7 @@ const OPTIONS = {
   count: { type: "string" },
   seed: { type: "string" },
   answers: { type: "string" },
+  style: { type: "string" },
 } as const;
 
 /** The `scenes` command. */
@@ -46,6 +52,7 @@ export const command: Command = {
       100;
     const seed = numberFlag("seed", a.seed, { integer: true, min: 0 }) ?? 0;
     const answers = choiceFlag("answers", a.answers, ["word", "sentence"] as const) ?? "word";
+    const style = choiceFlag("style", a.style, SCENE_STYLES) ?? "basic";
     checkFileNamePart(a.split!, "--split");
     await checkOutputPath(a.out!, { kind: "folder", what: "--out" });
     const t0 = performance.now();
@@ -56,6 +63,7 @@ export const command: Command = {
       count,
       seed,
       answers,
+      style,
       onProgress: (done, total) => {
         if (done % every === 0 && done < total) {
           const s = (performance.now() - t0) / 1000;

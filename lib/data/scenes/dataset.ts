@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { hashString, mixSeed, Prng } from "../../random.ts";
 import { type AnswerStyle, type ConversationRecord, conversationsFor } from "./conversations.ts";
 import { generateScene, renderScene, type Scene } from "./generator.ts";
+import type { SceneStyle } from "./styles.ts";
 import type { RgbImage } from "./rasterizer.ts";
 import { checkFileNamePart } from "../../file_names.ts";
 import { checkLimit, LIMITS } from "../../limits.ts";
@@ -25,6 +26,8 @@ export interface SplitOptions {
   seed: number;
   /** Short-answer style (default `word`). */
   answers?: AnswerStyle;
+  /** Scene style (default `basic`, the bundled model's 64×64 scenes). */
+  style?: SceneStyle;
 }
 
 /** Everything generated for one split, in memory. */
@@ -53,9 +56,10 @@ export function* splitItems(
   count: number,
   seed: number,
   answers: AnswerStyle = "word",
+  style: SceneStyle = "basic",
 ): Generator<SplitItem> {
   for (let i = 0; i < count; i++) {
-    const scene = generateScene(seed, split, i);
+    const scene = generateScene(seed, split, i, style);
     const rng = new Prng(mixSeed(seed, hashString(split), i, 1));
     yield { scene, image: renderScene(scene), records: conversationsFor(scene, rng, answers) };
   }
@@ -67,9 +71,10 @@ export function generateSplit(
   count: number,
   seed: number,
   answers: AnswerStyle = "word",
+  style: SceneStyle = "basic",
 ): SplitData {
   const scenes: Scene[] = [], records: ConversationRecord[] = [], images: RgbImage[] = [];
-  for (const item of splitItems(split, count, seed, answers)) {
+  for (const item of splitItems(split, count, seed, answers, style)) {
     scenes.push(item.scene);
     images.push(item.image);
     records.push(...item.records);
@@ -103,7 +108,8 @@ export interface SplitSummary {
  * - `images/<scene id>.png`
  * - `<split>.json`: conversation records (LLaVA detail_1k layout plus `kind`)
  * - `<split>_scenes.json`: the true objects of every scene
- * - `<split>_images.bin`: all images as raw uint8 `[count, 64, 64, 3]`
+ * - `<split>_images.bin`: all images as raw uint8 `[count, size, size, 3]` (size 64 for the
+ *   `basic` style, 224 for `rich`)
  *
  * The three split files are written under temporary names and renamed when complete, so an
  * interrupted run never leaves a file that looks finished.
@@ -131,7 +137,7 @@ export async function writeSplit(
     truncate: true,
   });
   let count = 0, records = 0;
-  for (const item of splitItems(opts.split, opts.count, opts.seed, opts.answers)) {
+  for (const item of splitItems(opts.split, opts.count, opts.seed, opts.answers, opts.style)) {
     await Deno.writeFile(join(files.imageDir, `${item.scene.id}.png`), encodePng(item.image));
     await writeAll(raw, item.image.data);
     await scenes.push(item.scene);

@@ -18,10 +18,20 @@ export {
 } from "./vocabulary.ts";
 export { type RgbImage } from "./rasterizer.ts";
 export {
+  checkSceneStyle,
+  drawTexture,
+  SCENE_STYLES,
+  type SceneStyle,
+  STYLE_SPECS,
+  type StyleSpec,
+} from "./styles.ts";
+export {
   generateScene,
+  objectPixelMasks,
   renderScene,
   type Scene,
   type SceneObject,
+  sceneStyle,
   SIZE_RADIUS,
 } from "./generator.ts";
 export {

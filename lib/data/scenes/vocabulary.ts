@@ -47,8 +47,8 @@ export const PLACES = [
 /** One of {@link PLACES}. */
 export type Place = typeof PLACES[number];
 
-/** Count words for 1..4 objects (index = count). */
-export const COUNT_WORDS = ["zero", "one", "two", "three", "four"] as const;
+/** Count words for 1..6 objects (index = count; `basic` scenes use up to four). */
+export const COUNT_WORDS = ["zero", "one", "two", "three", "four", "five", "six"] as const;
 
 /** Background colour of every image (dark grey). */
 export const BACKGROUND: readonly [number, number, number] = [40, 40, 40];
