@@ -15,6 +15,7 @@ import { type Limit, limitMessage, LIMITS } from "../limits.ts";
 import { checkOutputPath } from "../output_path.ts";
 import { prefixAllocationOptions } from "../recipes/allocation/prefixkv_allocation.ts";
 import { optionProblem } from "../recipes/options.ts";
+import { type Precision, PRECISIONS } from "../runtime/webgpu.ts";
 import { UsageError } from "./command.ts";
 
 /** One `node:util` parseArgs option: a string or a boolean flag. */
@@ -128,6 +129,7 @@ export function choiceFlag<C extends string>(
 export const MODEL_OPTIONS = {
   model: { type: "string" },
   device: { type: "string" },
+  precision: { type: "string" },
   "cache-dir": { type: "string" },
   threads: { type: "string" },
   weights: { type: "string" },
@@ -137,7 +139,9 @@ export const MODEL_OPTIONS = {
 export const MODEL_HELP = `Model:
   --model DIR                 checkpoint directory (llava-hf, original LLaVA-1.5 or LLaMA
                               layout); default: the bundled tiny LLaVA
-  --device DEV                cpu (default) or cuda (needs onnxruntime's CUDA provider)
+  --device DEV                cpu (default), webgpu (onnxruntime-web on a WebGPU adapter) or
+                              cuda (needs onnxruntime's CUDA provider)
+  --precision P               float32 (default) or float16 (webgpu with shader-f16 only)
   --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
   --threads N                 threads per onnxruntime session (default: one per core; at most
                               4 per core)
@@ -150,6 +154,8 @@ export interface ModelSettings {
   dir: string;
   /** Execution device (`cpu` without `--device`). */
   device: Device;
+  /** Weights and activations; undefined means float32. */
+  precision?: Precision;
   /** Graph cache directory; undefined means the default. */
   cacheDir?: string;
   /** Threads per onnxruntime session; undefined means onnxruntime's choice. */
@@ -163,6 +169,7 @@ export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSe
   return {
     dir: modelDirOrBundled(values.model),
     device: parseDevice(values.device ?? "cpu"),
+    precision: choiceFlag("precision", values.precision, PRECISIONS),
     cacheDir: values["cache-dir"],
     threads: numberFlag("threads", values.threads, { integer: true, min: 1, max: LIMITS.threads }),
     ...(values.weights === undefined

@@ -1,6 +1,6 @@
 /**
- * The runtime: onnxruntime sessions, the model (prefill and decode steps with per-layer
- * attention), the per-layer KV cache, the cache-policy contract and greedy generation.
+ * The runtime: onnxruntime sessions (cpu, cuda, webgpu), the model (prefill and decode steps
+ * with per-layer attention), the per-layer KV cache, the cache-policy contract and greedy generation.
  *
  * @module
  */
@@ -19,6 +19,17 @@ export {
   Session,
   type SessionOptions,
 } from "./session.ts";
+export {
+  adapterLabel,
+  findWebGpuAdapter,
+  type GpuEntryPoint,
+  type Precision,
+  PRECISIONS,
+  requireWebGpuAdapter,
+  WEBGPU_INSTALL_HINT,
+  WEBGPU_LIMITS,
+  type WebGpuAdapterInfo,
+} from "./webgpu.ts";
 export {
   type GraphLoad,
   loadModel,

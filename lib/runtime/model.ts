@@ -42,12 +42,14 @@ import { KvCache } from "./kv_cache.ts";
 import { checkTokenizerIds } from "./token_ids.ts";
 import {
   assertDeviceAvailable,
+  checkDeviceOptions,
   type Device,
   floatTensor,
   int64Tensor,
   type RuntimeTensor,
   Session,
 } from "./session.ts";
+import { type Precision, requireWebGpuAdapter } from "./webgpu.ts";
 
 /**
  * What a model is made from: a loaded checkpoint, or at least its spec and tensors (models
@@ -66,7 +68,7 @@ export interface LoadModelOptions {
    * `false` builds graphs in memory on every load and writes nothing.
    */
   cacheDir?: string | false;
-  /** Intra-op threads per session (default: onnxruntime's choice). */
+  /** Intra-op threads per session (default: onnxruntime's choice); not for `webgpu`. */
   threads?: number;
   /**
    * How the decoder's projection weights are held: `"f32"` (default), or block-quantized
@@ -74,6 +76,8 @@ export interface LoadModelOptions {
    * a measured cost in fidelity (README, "Compact weights").
    */
   weights?: WeightFormat;
+  /** `"float32"` (default), or `"float16"` weights and activations on `webgpu`. */
+  precision?: Precision;
 }
 
 /** How one graph was obtained. */
@@ -206,6 +210,7 @@ export class Model {
     readonly threads: number | undefined,
     readonly ownsSource: boolean,
     readonly weights: WeightFormat = "f32",
+    readonly precision: Precision = "float32",
   ) {
     this.spec = source.spec;
     this.graphCachePath = cacheDir;
@@ -601,7 +606,7 @@ export class Model {
   }
 
   async #createSession(name: string, request: GraphRequest): Promise<Session> {
-    const options = { device: this.device, threads: this.threads };
+    const options = { device: this.device, threads: this.threads, precision: this.precision };
     let model: string | Uint8Array;
     let record: Omit<GraphLoad, "sessionMs">;
     if (this.graphCachePath === null) {
@@ -685,6 +690,8 @@ export async function loadModel(
     const fingerprint = await checkpointFingerprint(src);
     // Fail on an unusable device now rather than at the first prefill.
     assertDeviceAvailable(device);
+    checkDeviceOptions(device, opts);
+    if (device === "webgpu") await requireWebGpuAdapter();
     return new Model(
       src,
       device,
@@ -693,6 +700,7 @@ export async function loadModel(
       opts.threads,
       owns,
       weights,
+      opts.precision,
     );
   } catch (err) {
     if (owns) src.tensors.close();

@@ -4,7 +4,8 @@
  * `cpu` runs on the CPU execution provider. `cuda` selects the CUDA execution provider only —
  * when its libraries are missing (the npm package ships CPU binaries only, and Deno does not run
  * the package's install script that downloads them) session creation fails with an
- * {@link InputError} saying so and how to install them. It never falls back to the CPU.
+ * {@link InputError} saying so and how to install them. `webgpu` runs the same graphs through
+ * onnxruntime-web's WebGPU provider (see `webgpu.ts`). No device ever falls back to the CPU.
  *
  * @module
  */
@@ -15,19 +16,24 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
 import { checkLimit, LIMITS } from "../limits.ts";
+import { createWebGpuInferenceSession, type Precision } from "./webgpu.ts";
 
 /** Where a model runs. */
-export type Device = "cpu" | "cuda";
+export type Device = "cpu" | "cuda" | "webgpu";
 
 /** Every supported {@link Device}. */
-export const DEVICES: readonly Device[] = ["cpu", "cuda"];
+export const DEVICES: readonly Device[] = ["cpu", "cuda", "webgpu"];
 
 /** Options of {@link Session.create}. */
 export interface SessionOptions {
   /** Execution device (default `"cpu"`). */
   device?: Device;
-  /** Intra-op threads (default: onnxruntime's choice, one per core). */
+  /** Intra-op threads (default: onnxruntime's choice, one per core); not for `webgpu`. */
   threads?: number;
+  /** Weights and activations: `"float32"` (default), or `"float16"` on `webgpu` only. */
+  precision?: Precision;
+  /** `webgpu`: outputs left on the GPU (`gpu-buffer`), e.g. cache entries fed back. */
+  gpuOutputs?: readonly string[];
 }
 
 /** A tensor as the runtime passes it: onnxruntime's own type. */
@@ -108,6 +114,25 @@ export function assertDeviceAvailable(device: Device): void {
   );
 }
 
+/** Refuses options the device cannot honour (rather than ignoring them). */
+export function checkDeviceOptions(
+  device: Device,
+  options: Pick<SessionOptions, "threads" | "precision">,
+): void {
+  if (device === "webgpu" && options.threads !== undefined) {
+    throw new InputError(
+      `threads does not apply to device "webgpu" (the GPU runs the graph; onnxruntime-web's ` +
+        `CPU part runs on one wasm thread); leave --threads out`,
+    );
+  }
+  if (device !== "webgpu" && (options.precision ?? "float32") !== "float32") {
+    throw new InputError(
+      `precision "${options.precision}" needs device "webgpu" (with shader-f16); ` +
+        `${device} runs float32 only`,
+    );
+  }
+}
+
 /** One loaded graph, ready to run. */
 export class Session {
   readonly #session: ort.InferenceSession;
@@ -123,6 +148,10 @@ export class Session {
   static async create(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
     const device = options.device ?? "cpu";
     assertDeviceAvailable(device);
+    checkDeviceOptions(device, options);
+    if (device === "webgpu") {
+      return new Session(await createWebGpuInferenceSession(model, options), device);
+    }
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: "all",

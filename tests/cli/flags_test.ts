@@ -75,12 +75,19 @@ Deno.test("modelSettings: defaults, validated device and threads; help names eve
   assertEquals(modelSettings({}), {
     dir: BUNDLED_MODEL_DIR,
     device: "cpu",
+    precision: undefined,
     cacheDir: undefined,
     threads: undefined,
   });
   assertEquals(
     modelSettings({ model: "m", device: "cuda", "cache-dir": "c", threads: "4" }),
-    { dir: "m", device: "cuda", cacheDir: "c", threads: 4 },
+    { dir: "m", device: "cuda", precision: undefined, cacheDir: "c", threads: 4 },
+  );
+  assertEquals(modelSettings({ device: "webgpu", precision: "float16" }).precision, "float16");
+  throwsOneLine(
+    () => modelSettings({ precision: "int8" }),
+    UsageError,
+    /^--precision must be float32 or float16/,
   );
   throwsOneLine(() => modelSettings({ threads: "0" }), UsageError, /^--threads must be an integer/);
   throwsOneLine(() => modelSettings({ device: "tpu" }), InputError, /unknown device "tpu"/);

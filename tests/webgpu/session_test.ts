@@ -1,0 +1,69 @@
+import { deepStrictEqual as assertEquals, ok, rejects as assertRejects } from "node:assert/strict";
+import { InputError } from "../../lib/errors.ts";
+import { GraphBuilder } from "../../lib/graph/onnx_builder.ts";
+import { loadModel } from "../../lib/runtime/model.ts";
+import { floatTensor, parseDevice, Session } from "../../lib/runtime/session.ts";
+import { requireWebGpuAdapter } from "../../lib/runtime/webgpu.ts";
+import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
+import { adapter, noAdapter } from "./_adapter.ts";
+
+function scaler(): Uint8Array {
+  const g = new GraphBuilder("scale");
+  const x = g.input("x", "float32", ["N"]);
+  g.op("Mul", [g.op("Add", [x, x]), g.constF32(0.25, [])], {}, { outputs: ["y"] });
+  g.output("y", "float32", ["N"]);
+  return g.toBytes();
+}
+
+Deno.test("webgpu: the device is named beside cpu and cuda", () => {
+  assertEquals(parseDevice("webgpu"), "webgpu");
+});
+
+Deno.test("webgpu: no adapter is an error saying what to install, never a CPU fallback", async () => {
+  const says = (e: unknown) =>
+    e instanceof InputError && /device "webgpu"/.test(e.message) &&
+    /apt-get install mesa-vulkan-drivers libvulkan1/.test(e.message) &&
+    /--device cpu/.test(e.message);
+  await assertRejects(requireWebGpuAdapter({ requestAdapter: () => Promise.resolve(null) }), says);
+  await assertRejects(requireWebGpuAdapter(null), says);
+});
+
+Deno.test("webgpu: options the device cannot honour are refused by name", async () => {
+  const ck = makeTinyLlama();
+  const source = { spec: ck.spec, tensors: ck.store };
+  await assertRejects(
+    loadModel(source, { device: "webgpu", threads: 2, cacheDir: false }),
+    (e) => e instanceof InputError && /threads does not apply to device "webgpu"/.test(e.message),
+  );
+  await assertRejects(
+    loadModel(source, { device: "cpu", precision: "float16", cacheDir: false }),
+    (e) => e instanceof InputError && /precision "float16" needs device "webgpu"/.test(e.message),
+  );
+});
+
+Deno.test({
+  name: "webgpu: a graph runs on the adapter, fed from views, empty tensors included",
+  ignore: noAdapter,
+  async fn() {
+    console.log(`  adapter: ${adapter?.description}`);
+    const s = await Session.create(scaler(), { device: "webgpu" });
+    try {
+      assertEquals(s.device, "webgpu");
+      const buffer = Float32Array.from([1, 2, 3, 99]);
+      const out = await s.run({ x: floatTensor(buffer.subarray(0, 3), [3]) });
+      assertEquals([...(out.y.data as Float32Array)], [0.5, 1, 1.5]);
+      const empty = await s.run({ x: floatTensor(new Float32Array(0), [0]) });
+      assertEquals(empty.y.dims, [0]);
+    } finally {
+      await s.release();
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu: the adapter reports its limits",
+  ignore: noAdapter,
+  fn() {
+    ok(adapter!.maxStorageBufferBindingSize > 0 && adapter!.maxBufferSize > 0);
+  },
+});
