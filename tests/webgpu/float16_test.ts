@@ -3,7 +3,7 @@
  * `webgpu` float16 against `cpu` float32 within {@link FLOAT16_TOLERANCE} on adapters with
  * `shader-f16`, with the bundled model's greedy ids unchanged.
  */
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import onnxProto from "onnx-proto";
 import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
 import { buildLlamaGraph } from "../../lib/graph/llama_graph.ts";
@@ -41,13 +41,13 @@ Deno.test("float16 model: weights halve, I/O stays float32, RoPE angles and squa
   // Every weight matrix is float16 now; only RoPE's inverse frequencies (a float32 island fed
   // by integer positions) and the RMSNorm epsilon stay float32.
   const floatInits = graph.initializer!.filter((t) => t.dataType === FLOAT);
-  ok(floatInits.every((t) => (t.dims ?? []).length <= 1), "a float32 matrix is left");
-  ok(graph.initializer!.some((t) => t.dataType === FLOAT16 && (t.dims ?? []).length === 2));
-  ok(modelFilesBytes(half) < 0.6 * modelFilesBytes(files), "weights did not halve");
+  assert(floatInits.every((t) => (t.dims ?? []).length <= 1), "a float32 matrix is left");
+  assert(graph.initializer!.some((t) => t.dataType === FLOAT16 && (t.dims ?? []).length === 2));
+  assert(modelFilesBytes(half) < 0.6 * modelFilesBytes(files), "weights did not halve");
   // Squares (RMSNorm's x²) read a Cast to float32.
   const producer = new Map(graph.node!.flatMap((n) => n.output!.map((o) => [o, n])));
   const squares = graph.node!.filter((n) => n.opType === "Mul" && n.input![0] === n.input![1]);
-  ok(squares.length === 2 * 2 + 1, `${squares.length} squares`);
+  assert(squares.length === 2 * 2 + 1, `${squares.length} squares`);
   for (const sq of squares) {
     const cast = producer.get(sq.input![0])!;
     assertEquals([cast.opType, Number(cast.attribute![0].i)], ["Cast", FLOAT]);
@@ -55,19 +55,19 @@ Deno.test("float16 model: weights halve, I/O stays float32, RoPE angles and squa
   // The Cos/Sin of RoPE run on float32 angles.
   for (const n of graph.node!.filter((n) => n.opType === "Cos" || n.opType === "Sin")) {
     const from = producer.get(n.input![0])!;
-    ok(from.opType !== "Cast" || Number(from.attribute![0].i) !== FLOAT16, "angles in float16");
+    assert(from.opType !== "Cast" || Number(from.attribute![0].i) !== FLOAT16, "angles in float16");
   }
 });
 
 function check(d: Differences, name: string, idsEqual: boolean): void {
   console.log(describeDifferences(name, d));
   const t = FLOAT16_TOLERANCE;
-  ok(d.logits <= t.logits * d.logitScale, `${name}: logits differ by ${d.logits}`);
-  ok(d.stepLogits <= t.logits * d.logitScale, `${name}: step logits ${d.stepLogits}`);
-  ok(d.importance <= t.importance * d.importanceScale, `${name}: importance ${d.importance}`);
-  ok(d.attention <= t.attention, `${name}: attention differs by ${d.attention}`);
-  ok(d.stepAttention <= t.attention, `${name}: step attention ${d.stepAttention}`);
-  ok(d.imageFeatures <= t.image * d.imageScale, `${name}: image features ${d.imageFeatures}`);
+  assert(d.logits <= t.logits * d.logitScale, `${name}: logits differ by ${d.logits}`);
+  assert(d.stepLogits <= t.logits * d.logitScale, `${name}: step logits ${d.stepLogits}`);
+  assert(d.importance <= t.importance * d.importanceScale, `${name}: importance ${d.importance}`);
+  assert(d.attention <= t.attention, `${name}: attention differs by ${d.attention}`);
+  assert(d.stepAttention <= t.attention, `${name}: step attention ${d.stepAttention}`);
+  assert(d.imageFeatures <= t.image * d.imageScale, `${name}: image features ${d.imageFeatures}`);
   if (idsEqual) {
     assertEquals(d.fullIds, d.referenceIds, `${name}: full-cache ids`);
     assertEquals(d.prefixkvIds, d.referenceIds, `${name}: PrefixKV at 100 % ids`);

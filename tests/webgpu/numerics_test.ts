@@ -2,7 +2,7 @@
  * `webgpu` against `cpu` in float32 on the test checkpoints and the bundled model: logits,
  * importance and attention within {@link TOLERANCE}; generated ids equal at a 100 % budget.
  */
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
 import { chatPrompt, imagePixels } from "../../lib/runtime/chat_prompt.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
@@ -30,12 +30,12 @@ export const TOLERANCE = {
 
 function check(d: Differences, name: string): void {
   console.log(describeDifferences(name, d));
-  ok(d.logits <= TOLERANCE.logits, `${name}: logits differ by ${d.logits}`);
-  ok(d.stepLogits <= TOLERANCE.logits, `${name}: step logits differ by ${d.stepLogits}`);
-  ok(d.importance <= TOLERANCE.importance, `${name}: importance differs by ${d.importance}`);
-  ok(d.attention <= TOLERANCE.attention, `${name}: attention differs by ${d.attention}`);
-  ok(d.stepAttention <= TOLERANCE.attention, `${name}: step attention ${d.stepAttention}`);
-  ok(
+  assert(d.logits <= TOLERANCE.logits, `${name}: logits differ by ${d.logits}`);
+  assert(d.stepLogits <= TOLERANCE.logits, `${name}: step logits differ by ${d.stepLogits}`);
+  assert(d.importance <= TOLERANCE.importance, `${name}: importance differs by ${d.importance}`);
+  assert(d.attention <= TOLERANCE.attention, `${name}: attention differs by ${d.attention}`);
+  assert(d.stepAttention <= TOLERANCE.attention, `${name}: step attention ${d.stepAttention}`);
+  assert(
     d.imageFeatures <= TOLERANCE.imageFeatures * d.imageScale,
     `${name}: image features differ by ${d.imageFeatures}`,
   );
