@@ -43,6 +43,4 @@ export * from "./lib/calibration/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/plot/mod.ts";
 export * from "./lib/data/scenes/mod.ts";
-export type { VqaLoadOptions, VqaLoadResult, VqaSample } from "./lib/data/vqa_sample.ts";
-export * from "./lib/data/llava_description.ts";
-export * from "./lib/data/mm_vet.ts";
+export * from "./lib/data/mod.ts";

@@ -9,11 +9,57 @@
  *
  * @module
  */
-export * from "./render.ts";
-export * from "./figures.ts";
-export * from "./display.ts";
-export * from "./notebook.ts";
-export * from "./attention.ts";
-export * from "./patch_grid.ts";
-export * from "./kept.ts";
-export * from "./efficiency.ts";
+export { type PlotSpec, type PngOptions, renderSvg, svgToPng, writeFigure } from "./render.ts";
+export {
+  budgetCurves,
+  type BudgetCurvesOptions,
+  type BudgetPoint,
+  type HeatCell,
+  type HeatmapOptions,
+  layerHeatmap,
+  layerLines,
+  type LayerPoint,
+  lorenzCurves,
+  type LorenzSeries,
+} from "./figures.ts";
+export { display, type Displayable } from "./display.ts";
+export {
+  type JupyterDisplay,
+  markdownTable,
+  type Progress,
+  progressLine,
+  showFigure,
+  type ShowFigureOptions,
+  showMarkdown,
+  showProgress,
+  showTable,
+} from "./notebook.ts";
+export {
+  type AttentionMap,
+  type AttentionMapOptions,
+  attentionMaps,
+  importanceOverPrompt,
+  type ImportanceOverPromptOptions,
+  type MatrixView,
+  type PriorityCurve,
+  priorityCurves,
+} from "./attention.ts";
+export {
+  imagePatchValues,
+  keptPatches,
+  type ObjectPatches,
+  objectPatches,
+  type ObjectPatchOptions,
+  type PatchFigureOptions,
+  patchHeatmap,
+  type PatchPanel,
+} from "./patch_grid.ts";
+export {
+  keptOverPrompt,
+  type KeptRatio,
+  keptRatioBars,
+  type KeptRows,
+  keptTokensMarkdown,
+  type KeptTokensOptions,
+} from "./kept.ts";
+export { type LatencyPoint, latencyVsBudget, type RooflinePoint } from "./efficiency.ts";
