@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { UsageError } from "../../lib/cli/command.ts";
 import {
+  checkCacheDir,
   choiceFlag,
   MODEL_HELP,
   MODEL_OPTIONS,
@@ -228,6 +229,7 @@ export async function main(args: string[]): Promise<number> {
     if (args[0] === "merge") return await merge(args.slice(1));
     const opts = parseRunArgs(args);
     if (opts.out !== undefined) await prepareOutDir(opts.out); // before the model loads
+    await checkCacheDir(opts.model);
     const entries = readDataSource(
       opts.data,
       (i, why) => console.error(`skipping entry ${i}: ${why}`),

@@ -1,7 +1,7 @@
 /**
  * Unwritable outputs fail before any work, in one line naming the flag, the path and the cause,
- * for every command that writes (scenes, analyze, calibrate, eval-scenes) and for the graph
- * cache (`--cache-dir`, and `cacheDir` in the library).
+ * for every command that writes (scenes, analyze, calibrate, eval-scenes, experiments) and for
+ * the graph cache (`--cache-dir`, and `cacheDir` in the library).
  *
  * The tests run as root, for whom permission bits do not stop writes, so the unwritable places
  * are (1) a path under a regular file (ENOTDIR: "a part of the path is a file") and (2) a new
@@ -90,6 +90,35 @@ Deno.test("faults: unwritable outputs and cache folders are one-line errors befo
       const lines = r.stderr.trim().split("\n");
       assertEquals(lines.length, 1, `${what}: one line, no trace, no progress: ${r.stderr}`);
       assertMatch(lines[0].replace(`prefixkv ${c.args[0]}: `, ""), c.says, what);
+    }
+    // deno task experiments: --out and --cache-dir are checked before the model loads.
+    for (
+      const [flags, says] of [
+        [["--out", underFile], /^experiments: --out .*a-file\/out: cannot write results there/],
+        [
+          ["--out", join(dir, "ex"), "--cache-dir", underFile],
+          /^experiments: --cache-dir .*a-file\/out: cannot be created: a part of the path is a file/,
+        ],
+      ] as const
+    ) {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          new URL("../../experiments/run/main.ts", import.meta.url).pathname,
+          "--quick",
+          ...flags,
+        ],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(r.stderr).trim();
+      assert(r.code !== 0, err);
+      assertEquals(err.split("\n").length, 1, err);
+      assertMatch(err, says);
     }
     assert(!existsSync("/sys/prefixkv-test-out"));
     assert(!existsSync(join(dir, "g")), "no graph was built before the failures");
