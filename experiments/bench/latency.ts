@@ -356,7 +356,11 @@ async function main(args: string[]): Promise<void> {
 
     const rounds = values.quick ? 5 : 15;
     const stepMs = await interleavedSteps(model, measured, w.prompt + w.newTokens, rounds);
-    progress.step(`interleaved steps (${rounds} rounds): full ${stepMs[0].toFixed(2)} ms`);
+    const overhead = await importanceOverhead(model, ids[0], values.quick ? 3 : 5);
+    progress.step(
+      `interleaved steps (${rounds} rounds): full ${stepMs[0].toFixed(2)} ms; ` +
+        `importance adds ${(overhead * 100).toFixed(1)}% to a prefill`,
+    );
 
     // The roofline: weights once per step plus the kept entries, averaged over the steps
     // (entries after prefill, growing by what decoding keeps, up to the end).
@@ -404,7 +408,7 @@ async function main(args: string[]): Promise<void> {
       progress.step(torch ? `PyTorch ${torch.torch} (${torch.attn})` : peerNote);
     }
 
-    const targets = targetsOf(rows, calibration.runMs);
+    const targets = targetsOf(rows, overhead);
     const result = {
       provenance: await provenance({ args }),
       workload: {
@@ -478,6 +482,23 @@ function figure(rows: BenchRow[]): string {
   );
 }
 
+/**
+ * What per-layer importance adds to a prefill: the first prompt alone, prefilled without and
+ * with importance in turns (`rounds` each, medians), so that both see the same load.
+ */
+async function importanceOverhead(model: Model, ids: number[], rounds: number): Promise<number> {
+  const embeds = model.embedTokens(ids);
+  const times = { none: [] as number[], importance: [] as number[] };
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const attention of ["none", "importance"] as const) {
+      const out = await model.prefill(embeds, { attention, logits: "last" });
+      if (r > 0) times[attention].push(out.runMs); // the first round warms up
+    }
+  }
+  const median = (t: number[]) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return median(times.importance) / median(times.none) - 1;
+}
+
 /** Per-layer kept counts of an offline config on an N-token prompt (as the allocation does). */
 function keptCounts(evictRatios: number[], N: number): number[] {
   return evictRatios.map((r) => N - Math.min(N - 2, Math.round(r * N)));
@@ -493,20 +514,19 @@ interface Targets {
   maxKvBytesErrorVsBudget: number;
 }
 
-function targetsOf(rows: BenchRow[], _calibrationMs: number): Targets {
+function targetsOf(rows: BenchRow[], importanceOverhead: number): Targets {
   const full = rows[0];
   const at20 = rows.find((r) => Math.abs(r.budget - 0.2) < 1e-9);
   const budgeted = rows.slice(1);
   const torchRatios = rows.filter((r) => r.torchDecodeMsPerToken !== undefined)
     .map((r) => r.torchDecodeMsPerToken! / r.stepMs);
-  const meanPrefill = budgeted.reduce((s, r) => s + r.prefillMs, 0) / Math.max(budgeted.length, 1);
   return {
     speedupAt20: at20?.speedup ?? null,
     fractionOfIdealAt20: at20?.fractionOfIdeal ?? null,
     fullStepOverRoofline: full.stepMs / full.idealStepMs,
     minSpeedupOverTorch: torchRatios.length ? Math.min(...torchRatios) : null,
     maxJsShareOfStep: Math.max(...rows.map((r) => r.jsMsPerToken / r.decodeMsPerToken)),
-    importancePrefillOverhead: budgeted.length ? meanPrefill / full.prefillMs - 1 : 0,
+    importancePrefillOverhead: importanceOverhead,
     maxKvBytesErrorVsBudget: budgeted.length
       ? Math.max(...budgeted.map((r) => Math.abs(r.kvBytes / (r.budget * full.kvBytes) - 1)))
       : 0,
