@@ -9,12 +9,7 @@
  */
 import { join } from "node:path";
 import { preprocessImage } from "../../lib/checkpoint/image.ts";
-import {
-  type ConversationKind,
-  type SceneStyle,
-  splitItems,
-  STYLE_SPECS,
-} from "../../lib/data/scenes/mod.ts";
+import { type ConversationKind, splitItems, styleForImageSize } from "../../lib/data/scenes/mod.ts";
 import { InputError } from "../../lib/errors.ts";
 import {
   SCENE_TEST_SEED,
@@ -45,6 +40,9 @@ import {
   type TargetCheck,
 } from "./targets.ts";
 
+/** Most new tokens of a rich-scene description (six objects: 65 tokens and the end). */
+export const RICH_MAX_NEW_TOKENS = 96;
+
 const HELP =
   `Usage: deno run -A experiments/redundancy/main.ts [runner options] [--margin M] [--background-share S]
 
@@ -58,20 +56,9 @@ Measures issue 11's targets on a scene model (default: the bundled tiny LLaVA):
   - per-layer Gini span, prompt length, image-token share.
 
 Runner options (see deno task experiments --help) pass through; the defaults here differ:
---samples 200, --budgets 0.5,0.2, --recipes every registered recipe. The run is resumable; the
+--samples 200, --budgets 0.5,0.2, --recipes every registered recipe, and for a model that reads
+the 224-pixel rich scenes --max-new-tokens 96. The run is resumable; the
 report goes to <run folder>/redundancy.json and redundancy.md.`;
-
-/** The scene style a vision tower of `imageSize` pixels was trained on. */
-export function styleForImageSize(imageSize: number): SceneStyle {
-  const style = (Object.keys(STYLE_SPECS) as SceneStyle[])
-    .find((s) => STYLE_SPECS[s].imageSize === imageSize);
-  if (!style) {
-    throw new InputError(
-      `no scene style draws ${imageSize}-pixel images (basic: 64, rich: 224); give a scene model`,
-    );
-  }
-  return style;
-}
 
 /** Full-cache and oracle scores of the first `count` test scenes, and the prompts' shape. */
 export interface OracleRun {
@@ -223,6 +210,15 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.model.threads === undefined && !argv.includes("--model")) opts.model.threads = 1;
     const model = await loadModel(opts.model.dir, opts.model);
     try {
+      // Rich scenes have up to six objects: a description is up to 66 tokens, past the
+      // runner's 48 for the basic scenes.
+      const vision = model.spec.vision;
+      if (
+        vision && styleForImageSize(vision.imageSize) === "rich" &&
+        !args.includes("--max-new-tokens")
+      ) {
+        opts.decode = { ...opts.decode, maxNewTokens: RICH_MAX_NEW_TOKENS };
+      }
       const progress = progressPrinter();
       const results = await runExperiments(model, { ...opts, args: { argv } }, progress);
       progress.finish();

@@ -16,8 +16,8 @@ import { loadLlavaDescription } from "../../lib/data/llava_description.ts";
 import { loadMmVet } from "../../lib/data/mm_vet.ts";
 import type { ConversationKind } from "../../lib/data/scenes/conversations.ts";
 import { generateSplit } from "../../lib/data/scenes/dataset.ts";
-import { renderScene, type Scene } from "../../lib/data/scenes/generator.ts";
-import { BACKGROUND } from "../../lib/data/scenes/vocabulary.ts";
+import { objectPixelMasks, type Scene, sceneStyle } from "../../lib/data/scenes/generator.ts";
+import { STYLE_SPECS, styleForImageSize } from "../../lib/data/scenes/styles.ts";
 import type { VqaSample } from "../../lib/data/vqa_sample.ts";
 import { InputError } from "../../lib/errors.ts";
 import { mulberry32 } from "../../lib/random.ts";
@@ -103,21 +103,18 @@ async function sha256(parts: (Uint8Array | string)[]): Promise<string> {
 }
 
 /**
- * The image patches each object covers: the object rendered alone, every pixel that differs
- * from the background mapped to its `patch × patch` cell (row-major, as the vision tower
- * flattens them).
+ * The image patches each object covers: every pixel the object covers on its own
+ * (`objectPixelMasks`, whatever the background under it) mapped to its `patch × patch` cell
+ * (row-major, as the vision tower flattens them).
  */
 export function objectPatchSets(scene: Scene, patch: number): number[][] {
-  return scene.objects.map((o) => {
-    const img = renderScene({ id: scene.id, objects: [o] });
-    const perRow = img.width / patch;
+  const size = STYLE_SPECS[sceneStyle(scene)].imageSize;
+  const perRow = size / patch;
+  return objectPixelMasks(scene).map((mask) => {
     const cells = new Set<number>();
-    for (let y = 0; y < img.height; y++) {
-      for (let x = 0; x < img.width; x++) {
-        const i = (y * img.width + x) * 3;
-        const bg = img.data[i] === BACKGROUND[0] && img.data[i + 1] === BACKGROUND[1] &&
-          img.data[i + 2] === BACKGROUND[2];
-        if (!bg) cells.add(Math.floor(y / patch) * perRow + Math.floor(x / patch));
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        if (mask[y * size + x]) cells.add(Math.floor(y / patch) * perRow + Math.floor(x / patch));
       }
     }
     return [...cells].sort((a, b) => a - b);
@@ -130,7 +127,8 @@ function sceneSamples(model: Model, split: string, count: number, seed: number) 
   if (!processor || !vision) {
     throw new InputError("the scene data needs a vision-language model; give --data for others");
   }
-  const data = generateSplit(split, count, seed);
+  // Scenes in the style the vision tower reads unresized (the bundled model: basic, 64 px).
+  const data = generateSplit(split, count, seed, "word", styleForImageSize(vision.imageSize));
   return data.scenes.map((scene, i) => {
     const qs = sceneQuestions(data.records.filter((r) => r.image === `${scene.id}.png`));
     const describe = qs.find((q) => q.kind === "describe")!;

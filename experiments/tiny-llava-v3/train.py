@@ -88,7 +88,7 @@ def make_config(tok):
 # ----------------------------------------------------------------------------------------------
 # Size and compute estimate (analytic; matches the parameter count of the built model).
 
-def estimate(vocab=82, batch=64, text_tokens=40):
+def estimate(vocab=77, batch=64, text_tokens=40):
     """Parameters, checkpoint bytes and training FLOPs per step (forward + backward = 3× the
     forward's 2·params·tokens matmul FLOPs, plus attention scores and mixing)."""
     t, v = ARCH["text"], ARCH["vision"]
@@ -253,7 +253,7 @@ def train(args):
     state_dir, state_path, _ = paths(args)
     os.makedirs(state_dir, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
-    step, elapsed = 0, 0.0
+    step, elapsed, planned = 0, 0.0, args.steps
     if os.path.exists(state_path):
         st = torch.load(state_path, map_location=device)
         assert st["vocab"] == tok.vocab, "vocabulary changed since the saved state"
@@ -262,8 +262,10 @@ def train(args):
         aux_head.load_state_dict(st["aux_head"])
         probes.load_state_dict(st["probes"])
         opt.load_state_dict(st["opt"])
-        step, elapsed = st["step"], st["elapsed"]
-        print(f"resumed from step {step} ({elapsed:.0f}s)", flush=True)
+        step, elapsed, planned = st["step"], st["elapsed"], st["planned_steps"]
+        if args.steps and args.steps != planned:
+            planned = args.steps  # an explicit --steps extends (or shortens) the schedule
+        print(f"resumed from step {step} of {planned} ({elapsed:.0f}s)", flush=True)
     est = estimate(len(tok.vocab), args.batch)
     nparams = sum(p.numel() for p in model.parameters())
     assert nparams == est["params"], f"estimate {est['params']} != built {nparams}"
@@ -287,8 +289,22 @@ def train(args):
     model.train()
     t0 = time.time() - elapsed
     deadline = time.time() + 60 * args.max_minutes if args.max_minutes else None
-    while step < args.steps:
-        lr = v1.lr_at(step, args.steps, args.lr)
+    if planned == 0 and not args.max_minutes:
+        raise SystemExit("--steps 0 (fit the time budget) needs --max-minutes")
+    timing_from = None
+    while planned == 0 or step < planned:
+        # With --steps 0 the schedule's length is fixed once steps 20..60 have been timed (the
+        # warm-up's first 100 steps do not depend on it): as many steps as fit the budget.
+        if planned == 0 and step == 20:
+            timing_from = (time.time(), step)
+        if planned == 0 and step == 60:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            per_step = (time.time() - timing_from[0]) / (step - timing_from[1])
+            left = deadline - time.time()
+            planned = step + max(1, int(0.97 * left / per_step))
+            print(f"{per_step * 1000:.1f} ms/step: planning {planned} steps", flush=True)
+        lr = v1.lr_at(step, planned or 10 ** 9, args.lr)
         for grp in opt.param_groups:
             grp["lr"] = lr
         ids, target, img_idx, picks, last = make_batch(
@@ -338,15 +354,15 @@ def train(args):
         elapsed = time.time() - t0
         out_of_time = deadline is not None and time.time() > deadline
         if step % 10 == 0 or step == 1 or out_of_time:
-            log.write(f"{step},{loss.item():.5f},{lm_loss.item():.5f},{float(aux_loss):.5f},"
+            log.write(f"{step},{loss.item():.5f},{lm_loss.item():.5f},{aux_loss.item():.5f},"
                       f"{ground_loss.item():.5f},{lr:.6g},{elapsed:.1f}\n")
             log.flush()
         if step % 50 == 0 or step == 1 or out_of_time:
             print(f"step {step} loss {loss.item():.4f} lm {lm_loss.item():.4f} "
-                  f"aux {float(aux_loss):.4f} ground {ground_loss.item():.4f} lr {lr:.2e} "
+                  f"aux {aux_loss.item():.4f} ground {ground_loss.item():.4f} lr {lr:.2e} "
                   f"{elapsed:.0f}s", flush=True)
-        if step % args.save_every == 0 or step == args.steps or out_of_time:
-            save_state(state_path, model, aux_head, probes, opt, step, elapsed, tok)
+        if step % args.save_every == 0 or step == planned or out_of_time:
+            save_state(state_path, model, aux_head, probes, opt, step, elapsed, tok, planned)
         if out_of_time:
             print(f"time budget of {args.max_minutes} min reached at step {step}", flush=True)
             break
@@ -356,11 +372,12 @@ def train(args):
     return model, tok
 
 
-def save_state(path, model, aux_head, probes, opt, step, elapsed, tok):
+def save_state(path, model, aux_head, probes, opt, step, elapsed, tok, planned):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "aux_head": aux_head.state_dict(),
                 "probes": probes.state_dict(), "opt": opt.state_dict(), "step": step,
-                "elapsed": elapsed, "vocab": tok.vocab, "arch": ARCH}, tmp)
+                "planned_steps": planned, "elapsed": elapsed, "vocab": tok.vocab,
+                "arch": ARCH}, tmp)
     os.replace(tmp, path)
 
 
@@ -458,7 +475,8 @@ def evaluate(args, model, tok):
     encoded = encode_records(tok, records, index)
     groups = {}
     for r, e in zip(records, encoded):
-        groups.setdefault(len(e[0]), []).append((r, e))
+        # A description and a count question can have prompts of equal length: keep them apart.
+        groups.setdefault((r["kind"] == "describe", len(e[0])), []).append((r, e))
     eos = tok.id("</s>")
     results = []
     for _, items in sorted(groups.items()):
@@ -505,14 +523,13 @@ def check_hf(path):
     """Loads the export with transformers as shipped (model and processor) and compares the
     prefill logits of one test scene with this code's."""
     from transformers import AutoProcessor, LlavaForConditionalGeneration
-    from PIL import Image
     hf = LlavaForConditionalGeneration.from_pretrained(path, dtype=torch.float32).eval()
     proc = AutoProcessor.from_pretrained(path)
     scene, image, _ = S.split_item(("test", SPLITS["test"], 0))
     messages = [{"role": "user", "content": [{"type": "image"},
                                              {"type": "text", "text": S.DESCRIBE_QUESTION}]}]
     text = proc.apply_chat_template(messages, add_generation_prompt=True)
-    inputs = proc(images=Image.fromarray(image), text=text, return_tensors="pt")
+    inputs = proc(images=image, text=text, return_tensors="pt")  # HWC uint8 array
     ours, tok = load_exported(path)
     ids = torch.tensor([tok.encode(v1.prompt_text(S.DESCRIBE_QUESTION))])
     mine, _, _ = ours(ids, pixel_values(torch.from_numpy(image)[None]))
@@ -527,7 +544,8 @@ def check_hf(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=6000, help="planned steps (the lr schedule's length)")
+    ap.add_argument("--steps", type=int, default=6000,
+                    help="planned steps (the lr schedule's length); 0: as many as --max-minutes allows")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--seed", type=int, default=1234)

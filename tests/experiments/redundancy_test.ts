@@ -14,7 +14,6 @@ import {
   nllByBudget,
   type SceneScoreSet,
 } from "../../experiments/redundancy/targets.ts";
-import { styleForImageSize } from "../../experiments/redundancy/main.ts";
 import type { CellSummary } from "../../experiments/run/cells.ts";
 import { objectPatchSets } from "../../experiments/run/samples.ts";
 
@@ -124,12 +123,6 @@ Deno.test("targets: bars of issue 11, met and missed", () => {
   assertEquals(met["image-token share of the prompt"], true);
   assertAlmostEquals(giniSpan([0.2, 0.3, 0.4]), 0.2, 1e-12);
   assertEquals(met["per-layer Gini span"], true);
-});
-
-Deno.test("scene style follows the vision tower's image size", () => {
-  assertEquals(styleForImageSize(64), "basic");
-  assertEquals(styleForImageSize(224), "rich");
-  assertThrows(() => styleForImageSize(336), InputError, "336");
 });
 
 Deno.test("object patch indices equal the runner's object patches on basic scenes", () => {

@@ -23,6 +23,7 @@ export {
   SCENE_STYLES,
   type SceneStyle,
   STYLE_SPECS,
+  styleForImageSize,
   type StyleSpec,
 } from "./styles.ts";
 export {

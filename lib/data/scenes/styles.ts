@@ -70,6 +70,23 @@ export function checkSceneStyle(name: string, what = "style"): SceneStyle {
   return name as SceneStyle;
 }
 
+/**
+ * The style whose images are `imageSize` pixels wide: the scenes a vision tower of that input
+ * size reads without resizing (64: `basic`, 224: `rich`).
+ *
+ * @throws InputError when no style draws images of that size
+ */
+export function styleForImageSize(imageSize: number): SceneStyle {
+  const style = SCENE_STYLES.find((s) => STYLE_SPECS[s].imageSize === imageSize);
+  if (!style) {
+    const sizes = SCENE_STYLES.map((s) => `${s}: ${STYLE_SPECS[s].imageSize}`).join(", ");
+    throw new InputError(
+      `no scene style draws ${imageSize}-pixel images (${sizes}); give a scene model`,
+    );
+  }
+  return style;
+}
+
 /** Lattice spacings the texture picks from: coarse blotches to fine mottling. */
 const TEXTURE_SPACINGS = [16, 28, 56] as const;
 

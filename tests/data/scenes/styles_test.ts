@@ -9,7 +9,11 @@ import {
 } from "../../../lib/data/scenes/generator.ts";
 import { describeScene } from "../../../lib/data/scenes/conversations.ts";
 import { scoreDescription } from "../../../lib/data/scenes/parser.ts";
-import { checkSceneStyle, STYLE_SPECS } from "../../../lib/data/scenes/styles.ts";
+import {
+  checkSceneStyle,
+  STYLE_SPECS,
+  styleForImageSize,
+} from "../../../lib/data/scenes/styles.ts";
 import { BACKGROUND, COLORS, PLACES } from "../../../lib/data/scenes/vocabulary.ts";
 import { InputError } from "../../../lib/errors.ts";
 
@@ -147,3 +151,9 @@ Deno.test("an unknown style name is an InputError naming the choices", () => {
 // Pinned once from this implementation, like the basic style's pin in generator_test.ts.
 const PINNED_RICH_TRAIN0_SHA256 =
   "a6e14b7985af94854affeb951a012eccbedce27292ff837bb9b46e6706786293";
+
+Deno.test("scene style follows the vision tower's image size", () => {
+  assertEquals(styleForImageSize(64), "basic");
+  assertEquals(styleForImageSize(224), "rich");
+  assertThrows(() => styleForImageSize(336), InputError, "336-pixel");
+});
