@@ -144,7 +144,7 @@ export function kernelSpec(denoPath: string): Record<string, unknown> {
 }
 
 /** Writes the private kernelspec and returns the folder to put on `JUPYTER_PATH`. */
-async function writeKernel(cacheDir: string): Promise<string> {
+export async function writeKernel(cacheDir: string): Promise<string> {
   const jupyterPath = join(cacheDir, "jupyter");
   const dir = join(jupyterPath, "kernels", "deno");
   await Deno.mkdir(dir, { recursive: true });
