@@ -12,6 +12,7 @@ import { chatPrompt, imagePixels } from "../runtime/chat_prompt.ts";
 import { generate, type PositionMode } from "../runtime/generate.ts";
 import type { Model, Prompt } from "../runtime/model.ts";
 import { ObservedPolicy } from "../runtime/observed_policy.ts";
+import { findWebGpuAdapter } from "../runtime/webgpu.ts";
 import { type Command, UsageError } from "./command.ts";
 import {
   choiceFlag,
@@ -48,7 +49,8 @@ Options:
                               entriesHeldAfterPrefill, bytesHeldAfterPrefill, cacheLengths,
                               entriesHeld, bytesHeld (at the end), positionMode, the
                               allocation's decision sections (prefixkv {mode, p, kept, ...} for
-                              PrefixKV allocations), device, graphCachePath, graphLoads
+                              PrefixKV allocations), device, precision, adapter (webgpu),
+                              graphCachePath, graphLoads
   -h, --help                  this text
 
 ${MODEL_HELP}
@@ -150,6 +152,8 @@ export const command: Command = {
           entriesHeld,
           ...sections,
           device: model.device,
+          precision: model.precision,
+          adapter: model.device === "webgpu" ? await findWebGpuAdapter() : null,
           graphCachePath: model.graphCachePath,
           graphLoads: model.graphLoads,
         }));
