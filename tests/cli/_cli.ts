@@ -2,6 +2,10 @@
 const MAIN = new URL("../../lib/cli/main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
+/** The entry point of `deno task experiments`. */
+export const EXPERIMENTS_MAIN: string = new URL("../../experiments/run/main.ts", import.meta.url)
+  .pathname;
+
 /** Exit code and output of one CLI run. */
 export interface CliResult {
   code: number;
@@ -9,14 +13,43 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `prefixkv ...args` with `cwd` as working directory. */
-export async function cli(args: string[], cwd: string): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
+/** Options of {@link cliCommand}. */
+export interface CliCommandOptions {
+  /** The script to run (default: `lib/cli/main.ts`). */
+  script?: string;
+  /** Deno flags before the script, e.g. `--deny-read=…`. */
+  denoFlags?: string[];
+}
+
+/** The child process `deno run -A [denoFlags] script ...args` in `cwd`, output piped. */
+export function cliCommand(
+  args: string[],
+  cwd: string,
+  opts: CliCommandOptions = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...(opts.denoFlags ?? []),
+      "--config",
+      CONFIG,
+      opts.script ?? MAIN,
+      ...args,
+    ],
     cwd,
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** Runs `prefixkv ...args` (or `opts.script`) with `cwd` as working directory. */
+export async function cli(
+  args: string[],
+  cwd: string,
+  opts: CliCommandOptions = {},
+): Promise<CliResult> {
+  const out = await cliCommand(args, cwd, opts).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

@@ -14,7 +14,7 @@ import { calibrateModel } from "../../lib/calibration/calibrate_model.ts";
 import type { CalibrationPrompt } from "../../lib/prefix/calibration_data.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
-import { cli, cliArgs, withTempDir } from "../cli/_cli.ts";
+import { cli, cliArgs, cliCommand, withTempDir } from "../cli/_cli.ts";
 
 const WORDS = ["red", "blue", "green", "circle", "square", "small", "large", "left", "below"];
 
@@ -50,19 +50,7 @@ Deno.test("faults: calibrate killed part-way resumes without redoing finished sa
 
     // Kill the second run as soon as it reports its third sample.
     const out = join(dir, "killed.json");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        new URL("../../deno.json", import.meta.url).pathname,
-        new URL("../../lib/cli/main.ts", import.meta.url).pathname,
-        ...flags(out),
-      ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const child = cliCommand(flags(out), dir).spawn();
     let seen = "";
     const decoder = new TextDecoder();
     for await (const chunk of child.stderr) {

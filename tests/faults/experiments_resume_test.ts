@@ -10,26 +10,17 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CellSummary } from "../../experiments/run/cells.ts";
 import { withoutTimings } from "../../experiments/run/merge.ts";
-import { withTempDir } from "../cli/_cli.ts";
-
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
-const MAIN = new URL("../../experiments/run/main.ts", import.meta.url).pathname;
+import { cliCommand, EXPERIMENTS_MAIN, withTempDir } from "../cli/_cli.ts";
 
 function command(dir: string, out: string): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      CONFIG,
-      MAIN,
+  return cliCommand(
+    [
       ...["--recipes", "full,local", "--budgets", "0.3", "--samples", "2", "--no-figures"],
       ...["--out", out, "--cache-dir", join(dir, "g")],
     ],
-    cwd: dir,
-    stdout: "piped",
-    stderr: "piped",
-  });
+    dir,
+    { script: EXPERIMENTS_MAIN },
+  );
 }
 
 /** The cells of a finished run, without timings. */

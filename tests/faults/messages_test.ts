@@ -26,26 +26,10 @@ Deno.test("faults: messages name the real cause (permissions, tokenizer, images/
   withTempDir("faults_messages_", async (dir) => {
     const ck = await writeTinyLlama(join(dir, "tinyllama"), { layers: 1, seed: 3 });
     // Deno may not read config.json: the error says so, not "not found".
-    const denied = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `--deny-read=${join(ck.dir, "config.json")}`,
-        "--config",
-        new URL("../../deno.json", import.meta.url).pathname,
-        new URL("../../lib/cli/main.ts", import.meta.url).pathname,
-        "generate",
-        "--model",
-        ck.dir,
-        "--input-ids",
-        "1,5",
-      ],
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
     const deniedLine = oneLine(
-      { code: denied.code, stderr: new TextDecoder().decode(denied.stderr) },
+      await cli(["generate", "--model", ck.dir, "--input-ids", "1,5"], dir, {
+        denoFlags: [`--deny-read=${join(ck.dir, "config.json")}`],
+      }),
       "generate",
     );
     assertMatch(

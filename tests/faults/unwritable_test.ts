@@ -15,7 +15,7 @@ import { errorReport } from "../../lib/cli/main.ts";
 import { InputError } from "../../lib/errors.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { writeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
-import { cli, withTempDir } from "../cli/_cli.ts";
+import { cli, EXPERIMENTS_MAIN, withTempDir } from "../cli/_cli.ts";
 
 Deno.test("faults: unwritable outputs and cache folders are one-line errors before any work", () =>
   withTempDir("faults_unwritable_", async (dir) => {
@@ -101,21 +101,8 @@ Deno.test("faults: unwritable outputs and cache folders are one-line errors befo
         ],
       ] as const
     ) {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--config",
-          new URL("../../deno.json", import.meta.url).pathname,
-          new URL("../../experiments/run/main.ts", import.meta.url).pathname,
-          "--quick",
-          ...flags,
-        ],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const err = new TextDecoder().decode(r.stderr).trim();
+      const r = await cli(["--quick", ...flags], dir, { script: EXPERIMENTS_MAIN });
+      const err = r.stderr.trim();
       assert(r.code !== 0, err);
       assertEquals(err.split("\n").length, 1, err);
       assertMatch(err, says);
