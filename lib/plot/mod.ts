@@ -28,10 +28,12 @@ export {
   markdownTable,
   type Progress,
   progressLine,
+  provenanceMarkdown,
   showFigure,
   type ShowFigureOptions,
   showMarkdown,
   showProgress,
+  showProvenance,
   showTable,
 } from "./notebook.ts";
 export {
