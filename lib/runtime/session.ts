@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
 import { checkLimit, LIMITS } from "../limits.ts";
-import { createWebGpuInferenceSession, type Precision } from "./webgpu.ts";
+import { checkWebGpuFeeds, createWebGpuInferenceSession, type Precision } from "./webgpu.ts";
 
 /** Where a model runs. */
 export type Device = "cpu" | "cuda" | "webgpu";
@@ -193,6 +193,7 @@ export class Session {
     feeds: Record<string, RuntimeTensor>,
     fetches?: readonly string[],
   ): Promise<Record<string, RuntimeTensor>> {
+    if (this.device === "webgpu") checkWebGpuFeeds(feeds);
     return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
   }
 

@@ -48,7 +48,11 @@ export interface WebGpuAdapterInfo {
  * Size limits of onnxruntime-web 1.30 that hold on every adapter, whatever its memory (measured
  * on llvmpipe; see the README's device section).
  */
-export const WEBGPU_LIMITS: { readonly tensorBytes: number; readonly wasmMemoryBytes: number } = {
+export const WEBGPU_LIMITS: {
+  readonly tensorBytes: number;
+  readonly wasmMemoryBytes: number;
+  readonly runInputBytes: number;
+} = {
   /**
    * Largest single tensor (a weight, an input, an output): sizes are 32-bit in wasm32, so a
    * 2.15 GiB weight fails with "Integer overflow" while a 2.00 GiB one loads. The weights in
@@ -60,7 +64,44 @@ export const WEBGPU_LIMITS: { readonly tensorBytes: number; readonly wasmMemoryB
    * run pass (the KV cache, fed at every step): 2 × 1.0 GiB of inputs ran, 2 × 1.5 GiB failed.
    */
   wasmMemoryBytes: 4 * 1024 ** 3,
+  /** The CPU-side inputs one run may take in all: the largest total measured to run. */
+  runInputBytes: 2 * 1024 ** 3,
 };
+
+const TENSOR_ELEMENT_BYTES: Record<string, number> = {
+  float32: 4,
+  float16: 2,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+/**
+ * Refuses, before a run, CPU-side inputs that onnxruntime-web cannot pass through its wasm32
+ * memory (over {@link WEBGPU_LIMITS}.runInputBytes in all): an {@link InputError} naming the
+ * largest input, instead of a run that fails obscurely or hangs.
+ */
+export function checkWebGpuFeeds(
+  feeds: Record<string, { readonly type: string; readonly dims: readonly number[] }>,
+): void {
+  let total = 0;
+  let largest = { name: "", bytes: 0 };
+  for (const [name, t] of Object.entries(feeds)) {
+    const bytes = t.dims.reduce((n, d) => n * d, 1) * (TENSOR_ELEMENT_BYTES[t.type] ?? 4);
+    total += bytes;
+    if (bytes > largest.bytes) largest = { name, bytes };
+  }
+  if (total <= WEBGPU_LIMITS.runInputBytes) return;
+  throw new InputError(
+    `device "webgpu": this run feeds ${mib(total)} from the CPU (largest: ${largest.name}, ${
+      mib(largest.bytes)
+    }), more than the ${mib(WEBGPU_LIMITS.runInputBytes)} onnxruntime-web passes through its ` +
+      `32-bit WebAssembly memory; the KV cache is fed at every step, so keep fewer entries ` +
+      `(a smaller budget), or use --device cpu.`,
+  );
+}
 
 /** The part of `navigator.gpu` the runtime uses (a parameter, so tests can pass their own). */
 export interface GpuEntryPoint {

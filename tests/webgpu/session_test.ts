@@ -1,9 +1,9 @@
-import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { InputError } from "../../lib/errors.ts";
 import { GraphBuilder } from "../../lib/graph/onnx_builder.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { floatTensor, parseDevice, Session } from "../../lib/runtime/session.ts";
-import { requireWebGpuAdapter } from "../../lib/runtime/webgpu.ts";
+import { checkWebGpuFeeds, requireWebGpuAdapter } from "../../lib/runtime/webgpu.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
 import { adapter, noAdapter } from "./_adapter.ts";
 
@@ -42,6 +42,19 @@ Deno.test("webgpu: options the device cannot honour are refused by name", async 
     InputError,
     'precision "float16" needs device "webgpu"',
   );
+});
+
+Deno.test("webgpu: inputs over the 2 GiB a run can pass through wasm32 are refused by name", () => {
+  const GiB = 1024 ** 3;
+  const cache = (bytes: number) => ({ type: "float32", dims: [1, bytes / 4 / 1024, 8, 128] });
+  // Measured: 2 × 1.0 GiB of inputs ran; 2 × 1.5 GiB failed.
+  checkWebGpuFeeds({ past_key_0: cache(GiB), past_value_0: cache(GiB) });
+  const e = assertThrows(
+    () => checkWebGpuFeeds({ past_key_0: cache(1.5 * GiB), past_value_0: cache(GiB) }),
+    InputError,
+  );
+  assertMatch(e.message, /feeds 2560 MiB from the CPU \(largest: past_key_0, 1536 MiB\)/);
+  assertMatch(e.message, /--device cpu/);
 });
 
 Deno.test({
