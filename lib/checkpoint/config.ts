@@ -22,7 +22,7 @@
 
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { CheckpointError, fileProblem } from "../errors.ts";
+import { CheckpointError, fileIsPresent, fileProblem } from "../errors.ts";
 import { parseRope } from "./rope.ts";
 import type { ClipVisionSpec, LlamaSpec, ModelSpec, ProjectorSpec } from "./spec.ts";
 
@@ -420,9 +420,7 @@ export function resolveVisionTowerDir(config: unknown, dir: string, file = "conf
     throw new CheckpointError(`${file}: mm_vision_tower is missing; ${fix}`);
   }
   const path = isAbsolute(tower) ? tower : join(dir, tower);
-  try {
-    Deno.statSync(join(path, "config.json"));
-  } catch {
+  if (!fileIsPresent(join(path, "config.json"), "CLIP config")) {
     throw new CheckpointError(
       `${file}: mm_vision_tower = ${JSON.stringify(tower)} is not a local CLIP directory ` +
         `(${join(path, "config.json")} not found); ${fix}`,

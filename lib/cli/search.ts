@@ -6,7 +6,7 @@
  */
 import { type Command, UsageError } from "./command.ts";
 import { numberFlag, parseFlags, requireFlags, SEARCH_OPTIONS, searchSettings } from "./flags.ts";
-import { InputError, parseJsonInput } from "../errors.ts";
+import { fileError, InputError, parseJsonInput } from "../errors.ts";
 import { budgetOfEvictRatio } from "../prefix/budget.ts";
 import { prefixSearch } from "../prefix/search.ts";
 
@@ -73,7 +73,7 @@ async function readScores(path: string): Promise<number[][]> {
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read scores (${(e as Error).message})`);
+    throw fileError(path, "read the scores", e, "check --scores");
   }
   const data = parseJsonInput(text, path);
   if (!Array.isArray(data) || !data.every(Array.isArray)) {

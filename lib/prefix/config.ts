@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InputError, parseJsonInput } from "../errors.ts";
+import { fileError, InputError, parseJsonInput } from "../errors.ts";
 import { evictRatioOf, pythonFloatStr, roundHalfEven } from "./budget.ts";
 import { checkProtected } from "./select.ts";
 
@@ -52,7 +52,7 @@ export async function readReferenceConfig(path: string, numLayers?: number): Pro
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the PrefixKV config (${(e as Error).message})`);
+    throw fileError(path, "read the PrefixKV config", e);
   }
   return parseReferenceConfig(text, path, numLayers);
 }
