@@ -49,10 +49,17 @@ class LayerStore {
   positions: Int32Array;
   /** Entries held by each sample. */
   readonly lengths: Int32Array;
+  /**
+   * Per sample, the index of an eviction whose rows are still to be shifted (-1: none). In a
+   * batch, every sample's policy evicts on its own view, usually at the same index; deferring
+   * the shift lets one contiguous copy move the rows of all samples at once.
+   */
+  readonly pending: Int32Array;
   capacity: number;
 
   constructor(readonly rowSize: number, readonly batch: number, capacity: number) {
     this.capacity = capacity;
+    this.pending = new Int32Array(batch).fill(-1);
     this.keys = new Float32Array(capacity * batch * rowSize);
     this.values = new Float32Array(capacity * batch * rowSize);
     this.positions = new Int32Array(capacity * batch);
@@ -63,7 +70,33 @@ class LayerStore {
     return this.lengths.reduce((a, b) => Math.max(a, b), 0);
   }
 
+  /** Carries out the deferred evictions: one shift of whole rows when all samples agree. */
+  flush(): void {
+    const p = this.pending;
+    let any = false;
+    let same = true;
+    for (let b = 0; b < this.batch; b++) {
+      if (p[b] >= 0) any = true;
+      if (p[b] < 0 || p[b] !== p[0] || this.lengths[b] !== this.lengths[0]) same = false;
+    }
+    if (!any) return;
+    if (same) {
+      const row = this.batch * this.rowSize;
+      const [at, end] = [p[0], this.lengths[0] + 1]; // the evicted index, the old length
+      this.keys.copyWithin(at * row, (at + 1) * row, end * row);
+      this.values.copyWithin(at * row, (at + 1) * row, end * row);
+      this.positions.copyWithin(at * this.batch, (at + 1) * this.batch, end * this.batch);
+    } else {
+      for (let b = 0; b < this.batch; b++) {
+        if (p[b] < 0) continue;
+        for (let i = p[b] + 1; i <= this.lengths[b]; i++) this.move(b, i, i - 1);
+      }
+    }
+    p.fill(-1);
+  }
+
   resize(capacity: number): void {
+    this.flush();
     const used = Math.min(this.maxLength, capacity) * this.batch;
     const keys = new Float32Array(capacity * this.batch * this.rowSize);
     const values = new Float32Array(capacity * this.batch * this.rowSize);
@@ -164,9 +197,11 @@ export class KvCache {
     return view;
   }
 
-  #store(layer: number): LayerStore {
+  /** Layer `layer`'s store, its deferred evictions carried out unless only lengths are read. */
+  #store(layer: number, flush = true): LayerStore {
     const s = this.#stores[layer];
     if (!s) throw new Error(`KvCache: layer ${layer} out of range [0, ${this.numLayers})`);
+    if (flush) s.flush();
     return s;
   }
 
@@ -180,7 +215,7 @@ export class KvCache {
    * different counts).
    */
   length(layer: number): number {
-    const s = this.#store(layer);
+    const s = this.#store(layer, false);
     if (this.#sample !== -1) return s.lengths[this.#sample];
     const n = s.lengths[0];
     if (s.lengths.some((x) => x !== n)) {
@@ -215,7 +250,7 @@ export class KvCache {
    * every layer when no layer is given.
    */
   bytesAllocated(layer?: number): number {
-    const stores = layer === undefined ? this.#stores : [this.#store(layer)];
+    const stores = layer === undefined ? this.#stores : [this.#store(layer, false)];
     return stores.reduce(
       (n, s) => n + s.keys.byteLength + s.values.byteLength + s.positions.byteLength,
       0,
@@ -224,7 +259,7 @@ export class KvCache {
 
   /** Entries `layer` can hold (per sample) before an append reallocates. */
   capacity(layer: number): number {
-    return this.#store(layer).capacity;
+    return this.#store(layer, false).capacity;
   }
 
   /**
@@ -329,7 +364,8 @@ export class KvCache {
 
   /** Removes the single entry at cache index `index` of `layer`, shifting later entries down. */
   evict(layer: number, index: number): void {
-    const s = this.#store(layer);
+    const s = this.#store(layer, false);
+    for (const b of this.#samples(s)) if (s.pending[b] >= 0) s.flush();
     for (const b of this.#samples(s)) {
       const n = s.lengths[b];
       if (!Number.isInteger(index) || index < 0 || index >= n) {
@@ -346,7 +382,7 @@ export class KvCache {
         s.values.copyWithin(index * r, (index + 1) * r, n * r);
         s.positions.copyWithin(index, index + 1, n);
       } else {
-        for (let i = index + 1; i < n; i++) s.move(b, i, i - 1);
+        s.pending[b] = index; // shifted by the next read (see LayerStore.flush)
       }
       s.lengths[b] = n - 1;
     }
@@ -423,6 +459,7 @@ export class KvCache {
       throw new Error(`KvCache.fit: spare must be a non-negative integer, got ${spare}`);
     }
     for (const s of this.#stores) {
+      s.flush();
       const want = s.maxLength + spare;
       if (s.capacity !== want) s.resize(want);
     }
@@ -468,6 +505,7 @@ export class KvCache {
             `(use an allocation with fixed per-layer counts, such as an offline config)`,
         );
       }
+      for (const { c } of parts) c.#stores[l].flush();
       const dst = out.#stores[l];
       dst.resize(n);
       const r = dst.rowSize;

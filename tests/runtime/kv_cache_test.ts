@@ -124,6 +124,22 @@ Deno.test("KvCache: sample views keep each sample's own entries in place", () =>
   cache.sample(0).evict(0, 0);
   cache.sample(2).evict(0, 0);
   assertEquals(cache.length(0), 2);
+  // Evictions are shifted lazily (all samples at once when they agree): the data is the gather.
+  picks.forEach((idx, b) => assertEquals(held(cache.sample(b), 0), gather(rows[b], idx.slice(1))));
+  for (const b of [0, 1, 2]) cache.sample(b).evict(0, 1); // the same index everywhere
+  picks.forEach((idx, b) => assertEquals(held(cache.sample(b), 0), gather(rows[b], [idx[1]])));
+  cache.sample(0).evict(1, 2);
+  cache.sample(1).evict(1, 5); // different indices
+  cache.sample(2).evict(1, 0);
+  const dropped = [2, 5, 0];
+  dropped.forEach((d, b) => {
+    const idx = [0, 1, 2, 3, 4, 5].filter((i) => i !== d);
+    assertEquals(held(cache.sample(b), 1), gather(rows[b], idx));
+  });
+  cache.sample(0).evict(0, 0);
+  cache.sample(1).evict(0, 0);
+  cache.sample(2).evict(0, 0);
+  assertEquals(cache.length(0), 0);
   assertThrows(() => cache.positions(0), Error, "cache.sample(b).positions");
 });
 
