@@ -31,12 +31,15 @@ import {
 } from "./recipes.ts";
 import { runExperiments, type RunOptions } from "./runner.ts";
 import { type DataSource, readDataSource } from "./samples.ts";
-import { prepareOutDir } from "./store.ts";
+import { prepareOutDir, readJson } from "./store.ts";
+import { join } from "node:path";
+import type { RunResults } from "./report.ts";
+import { writeResults } from "./write_results.ts";
 
 /** Default budgets: 10 % … 90 % kept, as the paper. */
 export const DEFAULT_BUDGETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 /** Default test samples. */
-export const DEFAULT_SAMPLES = 30;
+export const DEFAULT_SAMPLES = 24;
 /** What `--quick` runs: a smoke run of every stage on a few samples. */
 export const QUICK = {
   recipes: ["full", "local", "h2o", "prefixkv", "prefixkv-online", "prefixkv-calib1"],
@@ -47,6 +50,7 @@ export const QUICK = {
 
 const HELP = `Usage: deno task experiments [options]
        deno task experiments merge --out OUT DIR...
+       deno task experiments report DIR      (tables and figures again, from the cells)
 
 Regenerates the paper's tables and figures: every recipe × budget (a "cell") over the test
 samples: PPL (teacher forcing under the compressed cache), ROUGE-L against the full-cache
@@ -219,6 +223,20 @@ async function merge(args: string[]): Promise<number> {
   return 0;
 }
 
+async function report(args: string[]): Promise<number> {
+  const { positionals } = parseFlagsWithPositionals(args, {});
+  if (positionals.length !== 1) throw new UsageError(`report: give one results folder`);
+  const dir = positionals[0];
+  const runFile = join(dir, "run.json");
+  if (!existsSync(runFile)) {
+    throw new InputError(`report: ${dir} has no run.json (not a results folder)`);
+  }
+  const run = readJson<RunResults["run"] & { cells: string[] }>(runFile);
+  const r = await writeResults(dir, run, run.cells, true);
+  console.log(`${r.cells.length} cells → ${join(dir, "results.md")}`);
+  return 0;
+}
+
 /** Runs the command with `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -227,6 +245,7 @@ export async function main(args: string[]): Promise<number> {
   }
   try {
     if (args[0] === "merge") return await merge(args.slice(1));
+    if (args[0] === "report") return await report(args.slice(1));
     const opts = parseRunArgs(args);
     if (opts.out !== undefined) await prepareOutDir(opts.out); // before the model loads
     await checkCacheDir(opts.model);

@@ -67,7 +67,7 @@ export interface RecipeConfig {
 }
 
 /** Budgets of the diagnostic presets (importance, decode, calibration axes). */
-export const DIAGNOSTIC_BUDGETS = [0.1, 0.2, 0.3, 0.5, 0.7];
+export const DIAGNOSTIC_BUDGETS = [0.1, 0.2, 0.3, 0.5];
 
 /** Calibration samples of the default offline PrefixKV row. */
 export const DEFAULT_CALIBRATION = 100;

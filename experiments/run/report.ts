@@ -80,14 +80,18 @@ function grid(
       ),
     ),
   ].filter((l) => cells.some((c) => c.label === l && c.budget < 1));
+  // Only the budgets where some shown row has a cell (diagnostic rows run at fewer budgets).
+  const shown = budgets.filter((b) =>
+    labels.some((l) => cells.some((c) => c.label === l && c.budget === b))
+  );
   const rows = labels.map((label) => [
     label,
-    ...budgets.map((b) => {
+    ...shown.map((b) => {
       const c = cells.find((x) => x.label === label && x.budget === b);
       return c ? cell(c) : "—";
     }),
   ]);
-  return table(["recipe", ...budgets.map((b) => `${budgetPercent(b)}%`)], rows);
+  return table(["recipe", ...shown.map((b) => `${budgetPercent(b)}%`)], rows);
 }
 
 const fullCell = (r: RunResults) => r.cells.find((c) => c.budget === 1 && c.method === "full");
@@ -107,8 +111,9 @@ function calibrationTable(r: RunResults): string {
       const c = conf(n, b), ref = conf(largest, b);
       if (!c || !ref) return "—";
       const dev = Math.max(...c.evictRatios.map((x, l) => Math.abs(x - ref.evictRatios[l])));
-      const spread = meanOf(c.std)!;
-      return `${pct(spread)} / ${pct(dev)}`;
+      // One sample has no spread.
+      const spread = n === 1 ? "—" : pct(meanOf(c.std)!);
+      return `${spread} / ${pct(dev)}`;
     }),
   ]);
   return table(["calibrated on", ...budgets.map((b) => `${budgetPercent(b)}%`)], rows);
