@@ -17,6 +17,8 @@ import { type PlotSpec, writeFigure } from "../../lib/plot/render.ts";
 import { budgetPercent, type CellSummary } from "./cells.ts";
 import type { RunResults } from "./report.ts";
 
+/** The rows of the paper's Table 1. */
+const PAPER_ROWS = ["local", "h2o", "elastic", "prefixkv"];
 const kib = (perLayer: number[]) => perLayer.reduce((a, b) => a + b, 0) / 1024;
 const meanOf = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
@@ -47,6 +49,18 @@ export function runFigures(r: RunResults): Record<string, PlotSpec> {
       reference: full ? kib(full.kvBytesAfterPrefill) : undefined,
     }),
   };
+  // The paper's own comparison (its Table 1 rows) on its own, easier to read than every recipe.
+  const paper = main.filter((c) => PAPER_ROWS.includes(c.label));
+  if (paper.length) {
+    figs.ppl_vs_budget_paper_baselines = budgetCurves(points((c) => c.ppl, paper), {
+      label: "PPL (log)",
+      logY: true,
+      reference: full?.ppl,
+    });
+    figs.rouge_vs_budget_paper_baselines = budgetCurves(points((c) => c.rougeL, paper), {
+      label: "ROUGE-L F vs full cache",
+    });
+  }
   if (main.some((c) => c.accuracy)) {
     figs.object_f1_vs_budget = budgetCurves(points((c) => c.accuracy?.objectF1), {
       label: "object F1 of descriptions",

@@ -21,6 +21,33 @@
 import * as Plot from "@observablehq/plot";
 import type { PlotSpec } from "./render.ts";
 
+/**
+ * Twenty distinguishable colours (pairs of a strong and a light tone), so that a sweep of more
+ * recipes than a ten-colour scheme has never repeats a colour.
+ */
+export const SERIES_COLORS: readonly string[] = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+  "#aec7e8",
+  "#ffbb78",
+  "#98df8a",
+  "#ff9896",
+  "#c5b0d5",
+  "#c49c94",
+  "#f7b6d2",
+  "#c7c7c7",
+  "#dbdb8d",
+  "#9edae5",
+];
+
 /** One value of one recipe at one budget. */
 export interface BudgetPoint {
   /** Series name (a recipe label). */
@@ -68,7 +95,13 @@ export function budgetCurves(points: readonly BudgetPoint[], opts: BudgetCurvesO
       percent: opts.percentY ?? false,
       ...(opts.percentY ? { domain: [0, 100] } : {}),
     },
-    color: { legend: true, label: "recipe", type: "categorical" },
+    color: {
+      legend: true,
+      label: "recipe",
+      type: "categorical",
+      domain: [...new Set(points.map((p) => p.recipe))],
+      range: [...SERIES_COLORS],
+    },
     marks,
   };
 }

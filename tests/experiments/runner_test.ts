@@ -145,14 +145,22 @@ Deno.test("an interrupted run resumed equals a clean run; shards merged equal it
       assertEquals(b.cells.map((c) => c.key), ["local@30"]);
       const merged = await mergeRuns([join(root, "s1"), join(root, "s2")], join(root, "merged"));
       assertEquals(comparable(merged), comparable(clean));
+      // `report DIR` rewrites the tables from the stored cells: the same results.json.
+      const before = Deno.readTextFileSync(join(root, "clean", "results.csv"));
+      Deno.removeSync(join(root, "clean", "results.csv"));
+      assertEquals(await main(["report", join(root, "clean")]), 0);
+      assertEquals(Deno.readTextFileSync(join(root, "clean", "results.csv")), before);
       // A folder made with other settings is refused, and nothing in it changes.
-      const before = Deno.readTextFileSync(join(root, "clean", "cells", "local@30.json"));
+      const cellBefore = Deno.readTextFileSync(join(root, "clean", "cells", "local@30.json"));
       await assertRejects(
         () => runExperiments(model, { ...opts("clean"), samples: 1 }),
         InputError,
         "holds results of another run",
       );
-      assertEquals(Deno.readTextFileSync(join(root, "clean", "cells", "local@30.json")), before);
+      assertEquals(
+        Deno.readTextFileSync(join(root, "clean", "cells", "local@30.json")),
+        cellBefore,
+      );
       await assertRejects(
         () => mergeRuns([join(root, "s1")], join(root, "m2")),
         InputError,
