@@ -2,7 +2,7 @@
 # Runs `deno task experiments` as a Slurm job array: task i of n computes shard i/n of the cells
 # into results/shards/<i>; a final job joins them.
 #
-#   sbatch --array=1-8 experiments/cluster/slurm.sh [experiment flags…]
+#   mkdir -p results && sbatch --array=1-8 experiments/cluster/slurm.sh [experiment flags…]
 #   # when all tasks are done:
 #   deno task experiments merge --out results/merged results/shards/*
 #

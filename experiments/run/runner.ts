@@ -12,6 +12,7 @@ import { InputError } from "../../lib/errors.ts";
 import { calibrate } from "../../lib/prefix/calibrate.ts";
 import { formatReferenceConfig, referenceConfigName } from "../../lib/prefix/config.ts";
 import { provenance } from "../../lib/provenance.ts";
+import { resetPeakRss } from "../../lib/metrics/efficiency.ts";
 import type { Model } from "../../lib/runtime/model.ts";
 import { buildRecipe, cellPolicy, isFullCache, type RecipeConfig } from "./recipes.ts";
 import {
@@ -223,6 +224,7 @@ export async function runExperiments(
   const tc = performance.now();
   const pendingTotal = pending.length * data.test.length;
   for (const cell of pending) {
+    resetPeakRss(); // peak RSS per cell where the kernel allows it
     const policy = cellPolicy(cell.config, cell.budget, confOf(cell.config, cell.budget));
     const parts = buildRecipe(cell.config, confOf(cell.config, cell.budget)).describeParts();
     const results: SampleResult[] = [];

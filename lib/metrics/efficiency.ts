@@ -39,6 +39,20 @@ export function peakRssBytes(): number | null {
   }
 }
 
+/**
+ * Resets the kernel's peak-RSS mark of this process to the current RSS (Linux: writing `5` to
+ * `/proc/self/clear_refs`), so that a later {@link peakRssBytes} is the peak since now. Returns
+ * false where that is not possible (then peaks stay process-wide).
+ */
+export function resetPeakRss(): boolean {
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Timings and sizes of one generation, as {@link efficiencyOf} reads them. */
 export interface RunMeasurements {
   /** Prefill forward pass, milliseconds. */

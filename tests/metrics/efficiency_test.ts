@@ -4,6 +4,7 @@ import {
   kvBytesPerLayer,
   meanEfficiency,
   peakRssBytes,
+  resetPeakRss,
 } from "../../lib/metrics/efficiency.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
 
@@ -49,4 +50,15 @@ Deno.test("peakRssBytes is the kernel's high-water mark (Linux)", () => {
   if (Deno.build.os !== "linux") return;
   const peak = peakRssBytes();
   assert(peak !== null && peak >= Deno.memoryUsage().rss * 0.5, `peak ${peak}`);
+  // A 64 MiB allocation raises the peak.
+  let big: Uint8Array | null = new Uint8Array(64 * 1024 * 1024).fill(1);
+  const raised = peakRssBytes()!;
+  assert(raised >= peak + 32 * 1024 * 1024, `peak ${peak} → ${raised} after 64 MiB`);
+  big = null;
+  // After a reset the peak is the current RSS (give or take what the test itself allocates).
+  if (resetPeakRss()) {
+    const gap = Math.abs(peakRssBytes()! - Deno.memoryUsage().rss);
+    assert(gap < 16 * 1024 * 1024, `peak − rss after reset: ${gap}`);
+  }
+  assertEquals(big, null);
 });
