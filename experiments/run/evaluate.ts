@@ -54,16 +54,23 @@ class RecordingPolicy implements CachePolicy {
   }
 }
 
-/** Prompts are built once per sample and question and reused by every cell. */
+/**
+ * Prompts are built once per sample and question and reused by every cell, up to `maxBytes` of
+ * embeddings (default 1 GiB); past that, prompts are rebuilt when asked (a 7B LLaVA prompt is
+ * about 10 MB, so a large data set does not hold every one in memory).
+ */
 export class PromptCache {
   #prompts = new Map<string, Promise<Prompt>>();
-  constructor(readonly model: Model) {}
+  #bytes = 0;
+  constructor(readonly model: Model, readonly maxBytes = 2 ** 30) {}
   get(sample: EvalSample, question = sample.question): Promise<Prompt> {
     const key = `${sample.id}\n${question}`;
-    let p = this.#prompts.get(key);
-    if (!p) {
-      p = chatPrompt(this.model, { question, image: sample.image });
+    const cached = this.#prompts.get(key);
+    if (cached) return cached;
+    const p = chatPrompt(this.model, { question, image: sample.image });
+    if (this.#bytes < this.maxBytes) {
       this.#prompts.set(key, p);
+      p.then((prompt) => (this.#bytes += prompt.embeds.byteLength), () => {});
     }
     return p;
   }

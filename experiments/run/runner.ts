@@ -14,15 +14,8 @@ import { formatReferenceConfig, referenceConfigName } from "../../lib/prefix/con
 import { provenance } from "../../lib/provenance.ts";
 import { resetPeakRss } from "../../lib/metrics/efficiency.ts";
 import type { Model } from "../../lib/runtime/model.ts";
-import { buildRecipe, cellPolicy, isFullCache, type RecipeConfig } from "./recipes.ts";
-import {
-  type Cell,
-  type CellSummary,
-  planCells,
-  type Shard,
-  shardCells,
-  summarizeCell,
-} from "./cells.ts";
+import { buildRecipe, cellPolicy, type RecipeConfig } from "./recipes.ts";
+import { planCells, type Shard, shardCells, summarizeCell } from "./cells.ts";
 import {
   calibrationImportance,
   type DecodeSettings,
@@ -361,13 +354,3 @@ async function computeCalibration(
   await writeJsonAtomic(path, record);
   return record;
 }
-
-/** Reads the summaries of finished cells, in the order of `keys`. */
-export function readCellSummaries(out: string, keys: readonly string[]): CellSummary[] {
-  return keys.filter((k) => existsSync(cellPath(out, k))).map((k) =>
-    readJson<{ summary: CellSummary }>(cellPath(out, k)).summary
-  );
-}
-
-export type { Cell };
-export { isFullCache };
