@@ -11,7 +11,7 @@
  */
 
 import { convertIndexedToRgb, decode as decodePng } from "fast-png";
-import { CheckpointError, InputError } from "../errors.ts";
+import { CheckpointError, fileError, InputError } from "../errors.ts";
 import { checkImagePixels } from "./image_limits.ts";
 import { decodeJpeg } from "./jpeg.ts";
 import type { ImageProcessorSpec } from "./spec.ts";
@@ -69,8 +69,7 @@ export async function loadImage(path: string): Promise<RgbImage> {
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new InputError(`${path}: image file not found`);
-    throw new InputError(`${path}: cannot read image: ${(err as Error).message}`);
+    throw fileError(path, "read the image", err);
   }
   return decodeImage(bytes, path);
 }

@@ -12,7 +12,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, fileProblem } from "../errors.ts";
 import { checkShape, type TensorDtype, type TensorInfo, type TensorStore } from "./tensor_store.ts";
 
 /** Bytes per element of every dtype this reader accepts. */
@@ -360,7 +360,10 @@ function openSharded(dir: string, indexPath: string): TensorStore {
   try {
     index = JSON.parse(Deno.readTextFileSync(indexPath));
   } catch (err) {
-    throw new CheckpointError(`${indexPath}: cannot read shard index: ${(err as Error).message}`);
+    if (err instanceof SyntaxError) {
+      throw new CheckpointError(`${indexPath}: the shard index is not valid JSON (${err.message})`);
+    }
+    throw new CheckpointError(`${indexPath}: cannot read the shard index: ${fileProblem(err)}`);
   }
   const weightMap = (index as { weight_map?: unknown })?.weight_map;
   if (typeof weightMap !== "object" || weightMap === null) {

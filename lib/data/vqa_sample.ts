@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
-import { InputError, parseJsonInput } from "../errors.ts";
+import { fileProblem, InputError, parseJsonInput } from "../errors.ts";
 
 /** One evaluation sample: a question about an image and its reference answer. */
 export interface VqaSample {
@@ -54,7 +53,7 @@ export function readDataFile(path: string): unknown {
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the data file (${(e as Error).message})`);
+    throw new InputError(`${path}: cannot read the data file: ${fileProblem(e)}`);
   }
   return parseJsonInput(text, path);
 }
@@ -68,7 +67,15 @@ export function zodReason(error: z.ZodError): string {
 /** Resolves an image name against the image folder and checks that the file exists. */
 export function imagePath(imageDir: string, name: string): string {
   const path = isAbsolute(name) ? name : resolve(imageDir, name);
-  if (!existsSync(path)) throw new EntryError(`image ${name} not found (looked for ${path})`);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (err) {
+    const problem = fileProblem(err);
+    const what = problem === "not found" ? " not found" : `: ${problem}`;
+    throw new EntryError(`image ${name}${what} (looked for ${path})`);
+  }
+  if (!info.isFile) throw new EntryError(`image ${name} is a folder, not a file (${path})`);
   return path;
 }
 
@@ -82,8 +89,14 @@ export function convertEntries(
   opts: VqaLoadOptions,
   convert: (entry: unknown, key: string | number, index: number) => VqaSample,
 ): VqaLoadResult {
-  if (!existsSync(opts.imageDir)) {
-    throw new InputError(`image folder ${opts.imageDir} does not exist (--images)`);
+  let dirInfo: Deno.FileInfo;
+  try {
+    dirInfo = Deno.statSync(opts.imageDir);
+  } catch (err) {
+    throw new InputError(`image folder ${opts.imageDir}: ${fileProblem(err)} (--images)`);
+  }
+  if (!dirInfo.isDirectory) {
+    throw new InputError(`image folder ${opts.imageDir} is a file, not a folder (--images)`);
   }
   const samples: VqaSample[] = [];
   const skipped: { index: number; reason: string }[] = [];

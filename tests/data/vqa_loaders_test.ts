@@ -102,3 +102,23 @@ Deno.test("MM-Vet: Elastic Cache's list layout and the original keyed layout", (
     "--images",
   );
 });
+
+Deno.test("loaders: image and folder problems name their cause (missing, a folder, a file)", () => {
+  const dir = tempImages(["a.jpg"]);
+  Deno.mkdirSync(join(dir, "sub.jpg"));
+  const parse = (image: string) => () =>
+    parseLlavaDescription([desc("1", image)], "d.json", { imageDir: dir });
+  assertThrows(parse("gone.jpg"), InputError, "image gone.jpg not found");
+  assertThrows(parse("sub.jpg"), InputError, "image sub.jpg is a folder, not a file");
+  assertThrows(parse("a.jpg/x.jpg"), InputError, "a part of the path is a file, not a folder");
+  assertThrows(
+    () => parseMmVet([], "m.json", { imageDir: join(dir, "a.jpg") }),
+    InputError,
+    "is a file, not a folder (--images)",
+  );
+  assertThrows(
+    () => parseMmVet([], "m.json", { imageDir: join(dir, "nothing") }),
+    InputError,
+    "not found (--images)",
+  );
+});
