@@ -54,6 +54,11 @@ export interface RunResults {
 const f2 = (
   x: number,
 ) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : "—");
+/** PPL / ROUGE-L, and object F1 where the data are scenes. */
+const qualityCell = (c: CellSummary) =>
+  `${f2(c.ppl)} / ${c.rougeL.toFixed(2)}${
+    c.accuracy ? ` / ${c.accuracy.objectF1.toFixed(2)}` : ""
+  }`;
 const pct = (x: number | undefined) => (x === undefined ? "—" : (100 * x).toFixed(1));
 
 function table(head: string[], rows: string[][]): string {
@@ -210,10 +215,7 @@ export function resultsMarkdown(r: RunResults, figures: string[]): string {
     grid(
       r,
       ["importance"],
-      (c) =>
-        `${f2(c.ppl)} / ${c.rougeL.toFixed(2)}${
-          c.accuracy ? ` / ${c.accuracy.objectF1.toFixed(2)}` : ""
-        }`,
+      qualityCell,
       ["prefixkv-online"],
     ),
     "",
@@ -225,10 +227,7 @@ export function resultsMarkdown(r: RunResults, figures: string[]): string {
     grid(
       r,
       ["decode"],
-      (c) =>
-        `${f2(c.ppl)} / ${c.rougeL.toFixed(2)}${
-          c.accuracy ? ` / ${c.accuracy.objectF1.toFixed(2)}` : ""
-        }`,
+      qualityCell,
       ["prefixkv"],
     ),
     "",
@@ -244,10 +243,7 @@ export function resultsMarkdown(r: RunResults, figures: string[]): string {
     grid(
       r,
       ["calibration"],
-      (c) =>
-        `${f2(c.ppl)} / ${c.rougeL.toFixed(2)}${
-          c.accuracy ? ` / ${c.accuracy.objectF1.toFixed(2)}` : ""
-        }`,
+      qualityCell,
       ["prefixkv"],
     ),
     "",
