@@ -13,8 +13,15 @@ import { withTempDir } from "../cli/_cli.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CONFIG = join(ROOT, "deno.json");
 
-/** Runs `deno run -A <args>` with HOME set to `home`; returns the child's pid and stderr. */
-async function runWithHome(home: string, args: string[]): Promise<{ pid: number; err: string }> {
+/**
+ * Runs `deno run -A <args>` with HOME set to `home`; returns the child's pid, its start time and
+ * stderr.
+ */
+async function runWithHome(
+  home: string,
+  args: string[],
+): Promise<{ pid: number; started: number; err: string }> {
+  const started = Date.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", CONFIG, ...args],
     cwd: home,
@@ -32,16 +39,20 @@ async function runWithHome(home: string, args: string[]): Promise<{ pid: number;
   }).spawn();
   const out = await child.output();
   assert(out.success, new TextDecoder().decode(out.stderr));
-  return { pid: child.pid, err: new TextDecoder().decode(out.stderr) };
+  return { pid: child.pid, started, err: new TextDecoder().decode(out.stderr) };
 }
 
-/** What telemetry left behind for a run. */
-function traces(home: string, pid: number): string[] {
-  const paths = [
-    join(home, ".cache", "Microsoft", "DeveloperTools", ".onnxruntime"),
-    `/tmp/mat-debug-${pid}.log`,
-  ];
-  const found = paths.filter((p) => existsSync(p));
+/**
+ * What telemetry left behind for a run. A `/tmp/mat-debug-<pid>.log` counts only when written
+ * since the run started: an older one belongs to an earlier process that had the same pid.
+ */
+function traces(home: string, run: { pid: number; started: number }): string[] {
+  const debugLog = `/tmp/mat-debug-${run.pid}.log`;
+  const paths = [join(home, ".cache", "Microsoft", "DeveloperTools", ".onnxruntime"), debugLog];
+  const found = paths.filter((p) =>
+    existsSync(p) &&
+    (p !== debugLog || (Deno.statSync(p).mtime?.getTime() ?? Infinity) >= run.started - 1000)
+  );
   for (const p of found) if (p.startsWith("/tmp/mat-debug-")) Deno.removeSync(p);
   return found;
 }
@@ -61,7 +72,7 @@ Deno.test("faults: onnxruntime telemetry writes nothing from the CLI or the libr
       "--cache-dir",
       join(dir, "g"),
     ]);
-    const cliLeft = traces(dir, cli.pid);
+    const cliLeft = traces(dir, cli);
     assert(cliLeft.length === 0, `CLI left ${cliLeft.join(", ")}`);
 
     const script = join(dir, "lib.ts");
@@ -72,7 +83,7 @@ Deno.test("faults: onnxruntime telemetry writes nothing from the CLI or the libr
         `await m.prefill(m.embedTokens([1, 5]));\nawait m.close();\n`,
     );
     const lib = await runWithHome(dir, [script]);
-    const left = traces(dir, lib.pid);
+    const left = traces(dir, lib);
     assert(left.length === 0, `library left ${left.join(", ")}`);
 
     // Control: onnxruntime-node alone, without the toolkit's module, does write them.
@@ -87,7 +98,7 @@ Deno.test("faults: onnxruntime telemetry writes nothing from the CLI or the libr
         `await s.release();\n`,
     );
     const control = await runWithHome(dir, [bare]);
-    assert(traces(dir, control.pid).length > 0, "the control run should show telemetry files");
+    assert(traces(dir, control).length > 0, "the control run should show telemetry files");
   }));
 
 Deno.test("faults: every file that imports onnxruntime-node imports the telemetry switch first", () => {
