@@ -119,3 +119,18 @@ export function fileIsPresent(path: string, what: string): boolean {
   if (!info.isFile) throw new CheckpointError(`${path}: the ${what} is a folder, not a file`);
   return true;
 }
+
+/**
+ * The one-line report of a failed command. Known input problems print their message; a file
+ * system error that no command anticipated prints the system's message (it names the path) and
+ * the cause, never a stack; anything else keeps its stack for bug reports.
+ */
+export function errorReport(err: unknown): string {
+  const e = err as Error;
+  const known = ["UsageError", "CheckpointError", "InputError", "NumericError"];
+  if (known.includes(e?.name)) {
+    return e.message;
+  }
+  if (isFileSystemError(err)) return `${e.message} (${fileProblem(err)})`;
+  return e?.stack ?? String(err);
+}

@@ -15,7 +15,7 @@ import {
   numberFlag,
   parseFlagsWithPositionals,
 } from "../../lib/cli/flags.ts";
-import { InputError } from "../../lib/errors.ts";
+import { errorReport, InputError } from "../../lib/errors.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { SCENE_MAX_NEW_TOKENS } from "../../lib/metrics/scene_accuracy.ts";
 import { parseShard } from "./cells.ts";
@@ -267,11 +267,11 @@ export async function main(args: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    const e = err as Error;
-    const known = e?.name === "UsageError" || e?.name === "CheckpointError" ||
-      e?.name === "InputError";
-    console.error(`experiments: ${known ? e.message : (e?.stack ?? String(err))}`);
-    return known ? 2 : 1;
+    // One report format with the CLI (known problems and file-system causes in one line);
+    // input problems exit 2, anything unforeseen 1.
+    const name = (err as Error)?.name;
+    console.error(`experiments: ${errorReport(err)}`);
+    return ["UsageError", "CheckpointError", "InputError", "NumericError"].includes(name) ? 2 : 1;
   }
 }
 

@@ -3,8 +3,10 @@
  *
  * @module
  */
-import { fileProblem, isFileSystemError } from "../errors.ts";
+import { errorReport } from "../errors.ts";
 import type { Command } from "./command.ts";
+
+export { errorReport };
 
 /** Sub-commands, loaded lazily so `--help` stays fast. Add one line per command file. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
@@ -29,21 +31,6 @@ async function overview(): Promise<string> {
     "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
   ].join("\n");
-}
-
-/**
- * The one-line report of a failed command. Known input problems print their message; a file
- * system error that no command anticipated prints the system's message (it names the path) and
- * the cause, never a stack; anything else keeps its stack for bug reports.
- */
-export function errorReport(err: unknown): string {
-  const e = err as Error;
-  const known = ["UsageError", "CheckpointError", "InputError", "NumericError"];
-  if (known.includes(e?.name)) {
-    return e.message;
-  }
-  if (isFileSystemError(err)) return `${e.message} (${fileProblem(err)})`;
-  return e?.stack ?? String(err);
 }
 
 /** Runs the CLI with `args` and resolves to the process exit code. */
