@@ -204,16 +204,7 @@ def make_batch(encoded, by_kind, step, batch, seed, n_describe, pad_id):
     for b in range(batch):
         pool = by_kind["describe"] if b < n_describe else by_kind["short"]
         picks.append(pool[int(torch.randint(len(pool), (1,), generator=g))])
-    seqs = [encoded[i] for i in picks]
-    n = max(len(p) + len(a) for p, a, _, _ in seqs)
-    ids = torch.full((batch, n), pad_id, dtype=torch.long)
-    target = torch.full((batch, n), -100, dtype=torch.long)
-    for b, (p, a, _, _) in enumerate(seqs):
-        full = p + a
-        ids[b, :len(full)] = torch.tensor(full)
-        target[b, len(p) - 1:len(full) - 1] = torch.tensor(a)
-    img_idx = torch.tensor([s[2] for s in seqs])
-    last = torch.tensor([len(p) - 1 for p, _, _, _ in seqs])
+    ids, target, img_idx, last = v1.pad_records([encoded[i] for i in picks], pad_id)
     return ids, target, img_idx, torch.tensor(picks), last
 
 

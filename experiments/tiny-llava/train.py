@@ -711,6 +711,22 @@ def lr_at(step, total, peak, phase_start=0):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
+def pad_records(seqs, pad_id):
+    """Pads (prompt, answer, image index, ...) records into one batch: token ids, next-token
+    targets on the answer only (-100 elsewhere), image indices and each prompt's last position."""
+    n = max(len(p) + len(a) for p, a, *_ in seqs)
+    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+    target = torch.full((len(seqs), n), -100, dtype=torch.long)
+    for b, (p, a, *_) in enumerate(seqs):
+        full = p + a
+        ids[b, :len(full)] = torch.tensor(full)
+        # position t predicts token t+1: supervise only answer tokens (+ eos)
+        target[b, len(p) - 1:len(full) - 1] = torch.tensor(a)
+    img_idx = torch.tensor([s[2] for s in seqs])
+    last = torch.tensor([len(p) - 1 for p, *_ in seqs])  # position answering the prompt
+    return ids, target, img_idx, last
+
+
 def make_batch(encoded, by_kind, images, labels, step, batch, seed, device, pad_id, n_describe,
                short_mix=None):
     """One training batch: the first `n_describe` records are descriptions (the hard task), the
@@ -727,17 +743,7 @@ def make_batch(encoded, by_kind, images, labels, step, batch, seed, device, pad_
         else:
             pool = by_kind["short"]
         picks.append(pool[int(torch.randint(len(pool), (1,), generator=g))])
-    seqs = [encoded[i] for i in picks]
-    n = max(len(p) + len(a) for p, a, _, _ in seqs)
-    ids = torch.full((batch, n), pad_id, dtype=torch.long)
-    target = torch.full((batch, n), -100, dtype=torch.long)
-    for b, (p, a, _, _) in enumerate(seqs):
-        full = p + a
-        ids[b, :len(full)] = torch.tensor(full)
-        # position t predicts token t+1: supervise only answer tokens (+ eos)
-        target[b, len(p) - 1:len(full) - 1] = torch.tensor(a)
-    img_idx = torch.tensor([s[2] for s in seqs])
-    last = torch.tensor([len(p) - 1 for p, _, _, _ in seqs])  # position answering the prompt
+    ids, target, img_idx, last = pad_records([encoded[i] for i in picks], pad_id)
     return (ids.to(device), pixel_values_from_uint8(images[img_idx]).to(device),
             target.to(device), labels[img_idx].to(device), torch.tensor(picks), last)
 
