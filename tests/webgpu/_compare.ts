@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { BUNDLED_EXAMPLE_IMAGE } from "../../lib/bundled.ts";
 import { createRecipe } from "../../lib/recipes/registry.ts";
+import { chatPrompt, imagePixels } from "../../lib/runtime/chat_prompt.ts";
 import { generate } from "../../lib/runtime/generate.ts";
 import type { Model, Prompt } from "../../lib/runtime/model.ts";
 import { maxAbsDiff } from "../graph/max_abs_diff.ts";
@@ -105,4 +107,13 @@ export function describeDifferences(name: string, d: Differences): string {
   }${
     d.imageScale > 0 ? `, image features ${e(d.imageFeatures)} (of ${d.imageScale.toFixed(1)})` : ""
   }`;
+}
+
+/** The bundled model's example: describe the example scene; the prompt and its pixels. */
+export async function bundledExample(cpu: Model): Promise<{ prompt: Prompt; image: Float32Array }> {
+  const prompt = await chatPrompt(cpu, {
+    question: "Describe the image in detail.",
+    image: BUNDLED_EXAMPLE_IMAGE,
+  });
+  return { prompt, image: await imagePixels(cpu, BUNDLED_EXAMPLE_IMAGE) };
 }

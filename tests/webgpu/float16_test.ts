@@ -5,16 +5,21 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import onnxProto from "onnx-proto";
-import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
+import { BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
 import { buildLlamaGraph } from "../../lib/graph/llama_graph.ts";
-import { chatPrompt, imagePixels } from "../../lib/runtime/chat_prompt.ts";
+import { chatPrompt } from "../../lib/runtime/chat_prompt.ts";
 import { toFloat16Model } from "../../lib/runtime/float16_model.ts";
 import { modelFilesBytes } from "../../lib/runtime/model_files.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
 import { makeTinyLlama, writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY, tinyPixels } from "../e2e/_models.ts";
 import { noShaderF16 } from "./_adapter.ts";
-import { compareModels, describeDifferences, type Differences } from "./_compare.ts";
+import {
+  bundledExample,
+  compareModels,
+  describeDifferences,
+  type Differences,
+} from "./_compare.ts";
 
 const onnx = onnxProto.onnx;
 const { FLOAT, FLOAT16 } = onnx.TensorProto.DataType;
@@ -107,11 +112,7 @@ Deno.test({
   async fn() {
     const [cpu, gpu] = await pair(BUNDLED_MODEL_DIR);
     try {
-      const prompt = await chatPrompt(cpu, {
-        question: "Describe the image in detail.",
-        image: BUNDLED_EXAMPLE_IMAGE,
-      });
-      const image = await imagePixels(cpu, BUNDLED_EXAMPLE_IMAGE);
+      const { prompt, image } = await bundledExample(cpu);
       check(await compareModels(cpu, gpu, prompt, { image, tokens: 12 }), "bundled f16", true);
     } finally {
       await Promise.all([cpu.close(), gpu.close()]);

@@ -3,8 +3,8 @@
  * importance and attention within {@link TOLERANCE}; generated ids equal at a 100 % budget.
  */
 import { assert, assertEquals } from "@std/assert";
-import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
-import { chatPrompt, imagePixels } from "../../lib/runtime/chat_prompt.ts";
+import { BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
+import { chatPrompt } from "../../lib/runtime/chat_prompt.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
 import {
   makeTinyLlama,
@@ -13,7 +13,12 @@ import {
 } from "../fixtures/tiny_checkpoint.ts";
 import { QUESTION, TINY, tinyPixels } from "../e2e/_models.ts";
 import { noAdapter } from "./_adapter.ts";
-import { compareModels, describeDifferences, type Differences } from "./_compare.ts";
+import {
+  bundledExample,
+  compareModels,
+  describeDifferences,
+  type Differences,
+} from "./_compare.ts";
 
 /**
  * Float32 tolerances of `webgpu` against `cpu` (absolute): both evaluate the same graph, but
@@ -102,11 +107,7 @@ Deno.test({
   async fn() {
     const [cpu, gpu] = await pair(BUNDLED_MODEL_DIR);
     try {
-      const prompt = await chatPrompt(cpu, {
-        question: "Describe the image in detail.",
-        image: BUNDLED_EXAMPLE_IMAGE,
-      });
-      const image = await imagePixels(cpu, BUNDLED_EXAMPLE_IMAGE);
+      const { prompt, image } = await bundledExample(cpu);
       check(await compareModels(cpu, gpu, prompt, { image, tokens: 12 }), "bundled tiny LLaVA");
     } finally {
       await Promise.all([cpu.close(), gpu.close()]);
