@@ -16,6 +16,12 @@
  * This is the only meeting point of recipes and the runtime: recipes call `keep`, `evict`,
  * `merge` and read lengths and positions; the runtime calls `append` and reads the views.
  *
+ * Where the rows live is a {@link KvStorage}: CPU arrays by default, or GPU buffers for a
+ * `webgpu` model (`gpu_kv_cache.ts`), where `keep`, `evict` and `merge` are buffer copies and a
+ * compute pass on the GPU. Positions and lengths always stay on the CPU, so recipes read them
+ * alike; only the synchronous views (`keys`, `values`) need CPU rows ({@link KvCache.read}
+ * reads either).
+ *
  * @example Keep a prefix, then decode in place
  * ```ts
  * import { KvCache } from "./kv_cache.ts";
@@ -42,10 +48,155 @@ export interface KvCacheShape {
   batch?: number;
 }
 
+/** Where a cache's keys and values live. */
+export type KvLocation = "cpu" | "gpu";
+
+/** A run of floats a compaction moves: `count` floats from offset `from` down to `to`. */
+export interface RowMove {
+  /** First float read. */
+  readonly from: number;
+  /** First float written (`to` ≤ `from`). */
+  readonly to: number;
+  /** Floats moved. */
+  readonly count: number;
+}
+
+/**
+ * A mean merge of one sample's entries (see {@link KvCache.merge}): anchor slot `k` becomes the
+ * mean of the entries `members[offsets[k]]` … `members[offsets[k + 1] − 1]` (ascending cache
+ * indices; every slot has at least one).
+ */
+export interface RowMerge {
+  /** The sample merged. */
+  readonly sample: number;
+  /** Samples per row. */
+  readonly batch: number;
+  /** Floats per entry. */
+  readonly rowSize: number;
+  /** `anchors + 1` offsets into `members`. */
+  readonly offsets: Uint32Array;
+  /** Cache indices merged into each slot, slot by slot. */
+  readonly members: Uint32Array;
+}
+
+/** Keys or values of new entries: CPU floats, or a GPU buffer holding them from offset 0. */
+export type RowData = Float32Array | { readonly gpuBuffer: GPUBuffer };
+
+/**
+ * One layer's keys and values: `floats` floats each, laid out as the cache's rows. The cache
+ * keeps positions and lengths itself and asks the storage only to move, write and merge floats.
+ */
+export interface KvRowStorage {
+  /** Where the floats live. */
+  readonly location: KvLocation;
+  /** Floats held by each of keys and values. */
+  readonly floats: number;
+  /**
+   * Applies compacting moves to keys and values: in order, each `to` ≤ its `from` and past the
+   * previous move's destination, so reading every source first or moving one by one agree.
+   */
+  move(moves: readonly RowMove[]): void;
+  /** A storage of `floats` holding this one's first `used` floats; this one is released. */
+  resized(floats: number, used: number): KvRowStorage;
+  /** Writes `count` floats of keys and of values at float `at`. */
+  write(at: number, keys: RowData, values: RowData, count: number): void;
+  /** Replaces anchor slots `0 … k` of one sample by the means of their members. */
+  merge(plan: RowMerge): void;
+  /** A copy of floats `[at, at + count)` of keys and values. */
+  read(at: number, count: number): Promise<{ keys: Float32Array; values: Float32Array }>;
+  /** Frees what the storage holds (GPU buffers); it is not used afterwards. */
+  release(): void;
+}
+
+/** Makes the storage of one layer for `floats` floats each of keys and values. */
+export type KvStorage = (floats: number) => KvRowStorage;
+
+/** Rows in CPU memory: the default {@link KvStorage}. */
+export class CpuRows implements KvRowStorage {
+  /** Always `"cpu"`. */
+  readonly location: KvLocation = "cpu";
+  /** Keys, `floats` long. */
+  readonly keys: Float32Array;
+  /** Values, `floats` long. */
+  readonly values: Float32Array;
+
+  /** Zero-filled rows of `floats` floats each. */
+  constructor(readonly floats: number) {
+    this.keys = new Float32Array(floats);
+    this.values = new Float32Array(floats);
+  }
+
+  /** Moves runs in place, one after the other. */
+  move(moves: readonly RowMove[]): void {
+    for (const { from, to, count } of moves) {
+      if (from === to) continue;
+      this.keys.copyWithin(to, from, from + count);
+      this.values.copyWithin(to, from, from + count);
+    }
+  }
+
+  /** New arrays holding the first `used` floats. */
+  resized(floats: number, used: number): CpuRows {
+    const out = new CpuRows(floats);
+    out.keys.set(this.keys.subarray(0, used));
+    out.values.set(this.values.subarray(0, used));
+    return out;
+  }
+
+  /** Copies CPU floats in; GPU buffers are refused (read them back first). */
+  write(at: number, keys: RowData, values: RowData, count: number): void {
+    if (!(keys instanceof Float32Array) || !(values instanceof Float32Array)) {
+      throw new Error(
+        `KvCache.append: this cache holds its rows on the CPU and was given GPU buffers; ` +
+          `download them, or make the cache with GPU storage`,
+      );
+    }
+    this.keys.set(keys.subarray(0, count), at);
+    this.values.set(values.subarray(0, count), at);
+  }
+
+  /** Means summed in float64, entries in cache order; every sum is taken before any write. */
+  merge({ sample: b, batch, rowSize: r, offsets, members }: RowMerge): void {
+    const n = offsets.length - 1;
+    const sumK = new Float64Array(n * r);
+    const sumV = new Float64Array(n * r);
+    for (let k = 0; k < n; k++) {
+      for (let m = offsets[k]; m < offsets[k + 1]; m++) {
+        const at = (members[m] * batch + b) * r;
+        for (let j = 0; j < r; j++) {
+          sumK[k * r + j] += this.keys[at + j];
+          sumV[k * r + j] += this.values[at + j];
+        }
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const count = offsets[k + 1] - offsets[k];
+      const at = (k * batch + b) * r;
+      for (let j = 0; j < r; j++) {
+        this.keys[at + j] = sumK[k * r + j] / count;
+        this.values[at + j] = sumV[k * r + j] / count;
+      }
+    }
+  }
+
+  /** Copies of a range. */
+  read(at: number, count: number): Promise<{ keys: Float32Array; values: Float32Array }> {
+    return Promise.resolve({
+      keys: this.keys.slice(at, at + count),
+      values: this.values.slice(at, at + count),
+    });
+  }
+
+  /** Nothing to free: the arrays are garbage-collected. */
+  release(): void {}
+}
+
+/** The default storage: CPU arrays. */
+export const cpuStorage: KvStorage = (floats: number): KvRowStorage => new CpuRows(floats);
+
 /** One layer's rows: `[capacity, batch, rowSize]` keys and values, `[capacity, batch]` positions. */
 class LayerStore {
-  keys: Float32Array;
-  values: Float32Array;
+  rows: KvRowStorage;
   positions: Int32Array;
   /** Entries held by each sample. */
   readonly lengths: Int32Array;
@@ -57,11 +208,15 @@ class LayerStore {
   readonly pending: Int32Array;
   capacity: number;
 
-  constructor(readonly rowSize: number, readonly batch: number, capacity: number) {
+  constructor(
+    readonly rowSize: number,
+    readonly batch: number,
+    capacity: number,
+    readonly storage: KvStorage,
+  ) {
     this.capacity = capacity;
     this.pending = new Int32Array(batch).fill(-1);
-    this.keys = new Float32Array(capacity * batch * rowSize);
-    this.values = new Float32Array(capacity * batch * rowSize);
+    this.rows = storage(capacity * batch * rowSize);
     this.positions = new Int32Array(capacity * batch);
     this.lengths = new Int32Array(batch);
   }
@@ -83,14 +238,15 @@ class LayerStore {
     if (same) {
       const row = this.batch * this.rowSize;
       const [at, end] = [p[0], this.lengths[0] + 1]; // the evicted index, the old length
-      this.keys.copyWithin(at * row, (at + 1) * row, end * row);
-      this.values.copyWithin(at * row, (at + 1) * row, end * row);
+      this.rows.move([{ from: (at + 1) * row, to: at * row, count: (end - at - 1) * row }]);
       this.positions.copyWithin(at * this.batch, (at + 1) * this.batch, end * this.batch);
     } else {
+      const moves: RowMove[] = [];
       for (let b = 0; b < this.batch; b++) {
         if (p[b] < 0) continue;
-        for (let i = p[b] + 1; i <= this.lengths[b]; i++) this.move(b, i, i - 1);
+        for (let i = p[b] + 1; i <= this.lengths[b]; i++) this.move(moves, b, i, i - 1);
       }
+      this.rows.move(sortedMoves(moves));
     }
     p.fill(-1);
   }
@@ -98,27 +254,32 @@ class LayerStore {
   resize(capacity: number): void {
     this.flush();
     const used = Math.min(this.maxLength, capacity) * this.batch;
-    const keys = new Float32Array(capacity * this.batch * this.rowSize);
-    const values = new Float32Array(capacity * this.batch * this.rowSize);
     const positions = new Int32Array(capacity * this.batch);
-    keys.set(this.keys.subarray(0, used * this.rowSize));
-    values.set(this.values.subarray(0, used * this.rowSize));
     positions.set(this.positions.subarray(0, used));
-    this.keys = keys;
-    this.values = values;
+    this.rows = this.rows.resized(capacity * this.batch * this.rowSize, used * this.rowSize);
     this.positions = positions;
     this.capacity = capacity;
   }
 
-  /** Copies entry `from` of sample `b` to slot `to` (keys, values, position). */
-  move(b: number, from: number, to: number): void {
+  /** Moves entry `from` of sample `b` to slot `to`: its position now, its floats into `moves`. */
+  move(moves: RowMove[], b: number, from: number, to: number): void {
     const r = this.rowSize;
     const src = (from * this.batch + b) * r;
     const dst = (to * this.batch + b) * r;
-    this.keys.copyWithin(dst, src, src + r);
-    this.values.copyWithin(dst, src, src + r);
+    const last = moves[moves.length - 1];
+    // Consecutive entries of a batch-1 cache are consecutive floats: one run.
+    if (last && last.from + last.count === src && last.to + last.count === dst) {
+      moves[moves.length - 1] = { from: last.from, to: last.to, count: last.count + r };
+    } else {
+      moves.push({ from: src, to: dst, count: r });
+    }
     this.positions[to * this.batch + b] = this.positions[from * this.batch + b];
   }
+}
+
+/** Moves of several samples, in the order of their destinations (each sample's are in order). */
+function sortedMoves(moves: RowMove[]): RowMove[] {
+  return moves.sort((x, y) => x.to - y.to);
 }
 
 /**
@@ -148,6 +309,8 @@ export class KvCache {
   readonly batch: number;
   /** Extra rows allocated when an append finds no spare capacity (default 32). */
   readonly growth: number;
+  /** Where the rows live (default CPU arrays). */
+  readonly storage: KvStorage;
   #stores: LayerStore[];
   /** The sample this view acts on, or -1 for the whole batch. */
   #sample: number;
@@ -157,8 +320,9 @@ export class KvCache {
    *
    * @param shape layers, KV heads, head dimension and batch size
    * @param growth rows added beyond need whenever an append must grow a layer (default 32)
+   * @param storage where each layer's rows live (default CPU arrays, {@link cpuStorage})
    */
-  constructor(shape: KvCacheShape, growth = 32) {
+  constructor(shape: KvCacheShape, growth = 32, storage: KvStorage = cpuStorage) {
     const batch = shape.batch ?? 1;
     for (const [k, v] of Object.entries({ ...shape, batch })) {
       if (!Number.isInteger(v) || v <= 0) {
@@ -170,9 +334,10 @@ export class KvCache {
     this.headDim = shape.headDim;
     this.rowSize = shape.numKvHeads * shape.headDim;
     this.growth = growth;
+    this.storage = storage;
     this.#stores = Array.from(
       { length: shape.numLayers },
-      () => new LayerStore(this.rowSize, batch, 0),
+      () => new LayerStore(this.rowSize, batch, 0, storage),
     );
     this.#sample = -1;
     this.batch = batch;
@@ -191,10 +356,16 @@ export class KvCache {
     const view = new KvCache(
       { numLayers: this.numLayers, numKvHeads: this.numKvHeads, headDim: this.headDim },
       this.growth,
+      this.storage,
     );
     view.#stores = this.#stores;
     view.#sample = b;
     return view;
+  }
+
+  /** Where the rows live: `"cpu"`, or `"gpu"` (a `webgpu` model's cache). */
+  get location(): KvLocation {
+    return this.#stores[0]?.rows.location ?? "cpu";
   }
 
   /** Layer `layer`'s store, its deferred evictions carried out unless only lengths are read. */
@@ -251,10 +422,7 @@ export class KvCache {
    */
   bytesAllocated(layer?: number): number {
     const stores = layer === undefined ? this.#stores : [this.#store(layer, false)];
-    return stores.reduce(
-      (n, s) => n + s.keys.byteLength + s.values.byteLength + s.positions.byteLength,
-      0,
-    );
+    return stores.reduce((n, s) => n + 2 * 4 * s.rows.floats + s.positions.byteLength, 0);
   }
 
   /** Entries `layer` can hold (per sample) before an append reallocates. */
@@ -265,6 +433,7 @@ export class KvCache {
   /**
    * Keys of `layer`, `[length, batch, kvHeads, headDim]`: a view of the buffer (no copy;
    * invalidated by writes), or a copy `[length, kvHeads, headDim]` for a sample of a batch.
+   * Needs CPU rows; a GPU cache is read with {@link KvCache.read}.
    */
   keys(layer: number): Float32Array {
     return this.#rows(layer, "keys");
@@ -277,8 +446,17 @@ export class KvCache {
 
   #rows(layer: number, which: "keys" | "values"): Float32Array {
     const s = this.#store(layer);
-    const n = this.length(layer);
-    const data = s[which];
+    if (!(s.rows instanceof CpuRows)) {
+      throw new Error(
+        `KvCache.${which}: layer ${layer}'s rows live on the ${s.rows.location.toUpperCase()} ` +
+          `(a webgpu model's cache); read a copy with await cache.read(${layer})`,
+      );
+    }
+    return this.#ownRows(s, s.rows[which], this.length(layer));
+  }
+
+  /** The rows of this cache (or of its sample) among `data`, `[length, batch, rowSize]`. */
+  #ownRows(s: LayerStore, data: Float32Array, n: number): Float32Array {
     if (this.#sample === -1 || s.batch === 1) return data.subarray(0, n * s.batch * s.rowSize);
     const r = s.rowSize;
     const out = new Float32Array(n * r);
@@ -287,6 +465,26 @@ export class KvCache {
       out.set(data.subarray(at, at + r), i * r);
     }
     return out;
+  }
+
+  /**
+   * A copy of the keys and values of `layer`, laid out like {@link KvCache.keys}, wherever the
+   * rows live (a GPU cache is read back: a transfer of the layer's size).
+   */
+  async read(layer: number): Promise<{ keys: Float32Array; values: Float32Array }> {
+    const s = this.#store(layer);
+    const n = this.length(layer);
+    const { keys, values } = await s.rows.read(0, n * s.batch * s.rowSize);
+    return { keys: this.#ownRows(s, keys, n), values: this.#ownRows(s, values, n) };
+  }
+
+  /**
+   * The storage of `layer`'s rows and the entries it holds, for the runtime to feed them (e.g.
+   * as GPU tensors over a prefix of the buffers) without a copy.
+   */
+  storageOf(layer: number): { rows: KvRowStorage; length: number } {
+    const s = this.#store(layer);
+    return { rows: s.rows, length: this.length(layer) };
   }
 
   /**
@@ -309,14 +507,15 @@ export class KvCache {
 
   /**
    * Appends `count` entries to `layer` of every sample. `keys` and `values` are
-   * `[count, batch, kvHeads, headDim]` (the cache's row layout); `positions` gives each new
-   * entry's original token position (the same in every sample). Writes into spare capacity;
-   * only a layer without room reallocates (by `growth` rows beyond need).
+   * `[count, batch, kvHeads, headDim]` (the cache's row layout), as CPU floats or (GPU storage)
+   * GPU buffers; `positions` gives each new entry's original token position (the same in every
+   * sample). Writes into spare capacity; only a layer without room reallocates (by `growth`
+   * rows beyond need).
    */
   append(
     layer: number,
-    keys: Float32Array,
-    values: Float32Array,
+    keys: RowData,
+    values: RowData,
     positions: ArrayLike<number>,
   ): void {
     if (this.#sample !== -1) {
@@ -325,10 +524,14 @@ export class KvCache {
     const s = this.#store(layer);
     const count = positions.length;
     const floats = count * s.batch * this.rowSize;
-    if (keys.length !== floats || values.length !== floats) {
+    const [kn, vn] = [keys, values].map((d) =>
+      d instanceof Float32Array ? d.length : d.gpuBuffer.size / 4
+    );
+    const gpu = !(keys instanceof Float32Array);
+    if (gpu ? kn < floats || vn < floats : kn !== floats || vn !== floats) {
       throw new Error(
         `KvCache.append: layer ${layer} expects ${count}×${s.batch}×${this.numKvHeads}×` +
-          `${this.headDim} floats for keys and values, got ${keys.length} and ${values.length}`,
+          `${this.headDim} floats for keys and values, got ${kn} and ${vn}`,
       );
     }
     const n = this.length(layer);
@@ -336,9 +539,7 @@ export class KvCache {
       // The first fill (the prefill) is sized exactly; later appends grow by `growth` rows.
       s.resize(n + count + (n === 0 ? 0 : this.growth));
     }
-    const at = n * s.batch * this.rowSize;
-    s.keys.set(keys, at);
-    s.values.set(values, at);
+    s.rows.write(n * s.batch * this.rowSize, keys, values, floats);
     for (let i = 0; i < count; i++) {
       s.positions.fill(positions[i], (n + i) * s.batch, (n + i + 1) * s.batch);
     }
@@ -355,11 +556,15 @@ export class KvCache {
     for (const b of this.#samples(s)) {
       checkSortedIndices(indices, s.lengths[b], `KvCache.keep(layer ${layer})`);
     }
+    const moves: RowMove[] = [];
     for (const b of this.#samples(s)) {
       // indices[i] ≥ i, so moving forward never overwrites an entry still to be read.
-      for (let i = 0; i < indices.length; i++) if (indices[i] !== i) s.move(b, indices[i], i);
+      for (let i = 0; i < indices.length; i++) {
+        if (indices[i] !== i) s.move(moves, b, indices[i], i);
+      }
       s.lengths[b] = indices.length;
     }
+    s.rows.move(sortedMoves(moves));
   }
 
   /** Removes the single entry at cache index `index` of `layer`, shifting later entries down. */
@@ -378,8 +583,7 @@ export class KvCache {
       const n = s.lengths[b];
       if (s.batch === 1) {
         const r = s.rowSize;
-        s.keys.copyWithin(index * r, (index + 1) * r, n * r);
-        s.values.copyWithin(index * r, (index + 1) * r, n * r);
+        s.rows.move([{ from: (index + 1) * r, to: index * r, count: (n - index - 1) * r }]);
         s.positions.copyWithin(index, index + 1, n);
       } else {
         s.pending[b] = index; // shifted by the next read (see LayerStore.flush)
@@ -423,25 +627,14 @@ export class KvCache {
     }
     for (const b of this.#samples(s)) {
       const len = s.lengths[b];
-      const counts = new Float64Array(n);
-      const sumK = new Float64Array(n * r);
-      const sumV = new Float64Array(n * r);
-      for (let i = 0; i < len; i++) {
-        const slot = assignment[i];
-        if (slot === -1) continue;
-        counts[slot] += 1;
-        const at = (i * s.batch + b) * r;
-        for (let j = 0; j < r; j++) {
-          sumK[slot * r + j] += s.keys[at + j];
-          sumV[slot * r + j] += s.values[at + j];
-        }
-      }
+      const offsets = new Uint32Array(n + 1);
+      for (let i = 0; i < len; i++) if (assignment[i] !== -1) offsets[assignment[i] + 1]++;
+      for (let k = 0; k < n; k++) offsets[k + 1] += offsets[k];
+      const members = new Uint32Array(offsets[n]);
+      const fill = offsets.slice(0, n);
+      for (let i = 0; i < len; i++) if (assignment[i] !== -1) members[fill[assignment[i]]++] = i;
+      s.rows.merge({ sample: b, batch: s.batch, rowSize: r, offsets, members });
       for (let k = 0; k < n; k++) {
-        const at = (k * s.batch + b) * r;
-        for (let j = 0; j < r; j++) {
-          s.keys[at + j] = sumK[k * r + j] / counts[k];
-          s.values[at + j] = sumV[k * r + j] / counts[k];
-        }
         s.positions[k * s.batch + b] = s.positions[anchors[k] * s.batch + b];
       }
       s.lengths[b] = n;
@@ -465,14 +658,26 @@ export class KvCache {
     }
   }
 
-  /** A deep copy of the whole batch (capacity = entries). */
+  /**
+   * Frees every layer's buffers now (a GPU cache's device memory; CPU arrays are left to the
+   * garbage collector) and leaves the cache empty, with no capacity.
+   */
+  release(): void {
+    if (this.#sample !== -1) throw new Error(`KvCache.release: release the whole cache`);
+    this.#stores = this.#stores.map((s) => {
+      s.rows.release();
+      return new LayerStore(this.rowSize, s.batch, 0, this.storage);
+    });
+  }
+
+  /** A deep copy of the whole batch (capacity = entries), on the CPU; CPU caches only. */
   clone(): KvCache {
     return KvCache.stack([this]);
   }
 
   /**
-   * Stacks caches (or sample views) into one batch, samples in order. Each layer must hold
-   * the same number of entries in every cache.
+   * Stacks caches (or sample views) into one batch on the CPU, samples in order. Each layer
+   * must hold the same number of entries in every cache; GPU caches are refused.
    */
   static stack(caches: readonly KvCache[]): KvCache {
     const first = caches[0];
@@ -483,6 +688,13 @@ export class KvCache {
         c.headDim !== first.headDim
       ) {
         throw new Error(`KvCache.stack: caches of different shapes`);
+      }
+      if (c.location !== "cpu") {
+        throw new Error(
+          `KvCache.stack: stacking copies rows on the CPU, and a cache here holds its rows on ` +
+            `the ${c.location.toUpperCase()}; stack CPU caches (a webgpu model made with ` +
+            `cacheLocation "cpu" keeps them there)`,
+        );
       }
     }
     const parts = caches.flatMap((c) =>
@@ -509,13 +721,15 @@ export class KvCache {
       const dst = out.#stores[l];
       dst.resize(n);
       const r = dst.rowSize;
+      const into = dst.rows as CpuRows;
       parts.forEach(({ c, b: from }, to) => {
         const src = c.#stores[l];
+        const rows = src.rows as CpuRows;
         for (let i = 0; i < n; i++) {
           const s = (i * src.batch + from) * r;
           const d = (i * batch + to) * r;
-          dst.keys.set(src.keys.subarray(s, s + r), d);
-          dst.values.set(src.values.subarray(s, s + r), d);
+          into.keys.set(rows.keys.subarray(s, s + r), d);
+          into.values.set(rows.values.subarray(s, s + r), d);
           dst.positions[i * batch + to] = src.positions[i * src.batch + from];
         }
       });

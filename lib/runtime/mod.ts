@@ -4,7 +4,19 @@
  *
  * @module
  */
-export { KvCache, type KvCacheShape } from "./kv_cache.ts";
+export {
+  CpuRows,
+  cpuStorage,
+  KvCache,
+  type KvCacheShape,
+  type KvLocation,
+  type KvRowStorage,
+  type KvStorage,
+  type RowData,
+  type RowMerge,
+  type RowMove,
+} from "./kv_cache.ts";
+export { GpuKvContext, GpuRows } from "./gpu_kv_cache.ts";
 export {
   type AttentionNeeds,
   type CachePolicy,
@@ -29,6 +41,8 @@ export {
   WEBGPU_INSTALL_HINT,
   WEBGPU_LIMITS,
   type WebGpuAdapterInfo,
+  type WebGpuTransfers,
+  webGpuTransfers,
 } from "./webgpu.ts";
 export {
   type GraphLoad,

@@ -14,6 +14,11 @@
  * graph masks); only the new entries come back and are appended into the cache's spare
  * capacity. A batch of equal-length prompts (`batch` > 1) runs through the same graphs.
  *
+ * On `webgpu` the cache lives on the GPU by default (`cacheLocation`): each layer's entries are
+ * fed as GPU tensors over the cache's buffers, the new entries stay on the GPU (`gpu-buffer`
+ * outputs) and are appended by buffer copies, and only the embeddings, position ids, logits
+ * and importance (attention matrices when asked) cross to or from the CPU.
+ *
  * @module
  */
 import { resolve } from "node:path";
@@ -38,7 +43,14 @@ import {
   PAST_BIAS,
 } from "../graph/llama_graph.ts";
 import { checkFiniteRun } from "./finite.ts";
-import { KvCache } from "./kv_cache.ts";
+import { GpuKvContext, GpuRows } from "./gpu_kv_cache.ts";
+import {
+  cpuStorage,
+  KvCache,
+  type KvLocation,
+  type KvRowStorage,
+  type RowData,
+} from "./kv_cache.ts";
 import { checkTokenizerIds } from "./token_ids.ts";
 import {
   assertDeviceAvailable,
@@ -49,7 +61,13 @@ import {
   type RuntimeTensor,
   Session,
 } from "./session.ts";
-import { type Precision, requireWebGpuAdapter } from "./webgpu.ts";
+import {
+  gpuTensorMaker,
+  type Precision,
+  recordWebGpuTransfer,
+  requireWebGpuAdapter,
+  webGpuDevice,
+} from "./webgpu.ts";
 
 /**
  * What a model is made from: a loaded checkpoint, or at least its spec and tensors (models
@@ -78,6 +96,12 @@ export interface LoadModelOptions {
   weights?: WeightFormat;
   /** `"float32"` (default), or `"float16"` weights and activations on `webgpu`. */
   precision?: Precision;
+  /**
+   * Where KV caches live: `"gpu"` (the default on `webgpu`; caches never cross to the CPU
+   * during decoding) or `"cpu"` (the only choice elsewhere; on `webgpu` the cache is then fed
+   * from the CPU at every step, which costs a transfer of its size: README, "Devices").
+   */
+  cacheLocation?: KvLocation;
 }
 
 /** How one graph was obtained. */
@@ -200,6 +224,8 @@ export class Model {
   #embedding: Float32Array | null = null;
   #sessions = new Map<string, Promise<Session>>();
   #loaded = new Map<string, Session>();
+  /** GPU caches' device, scratch buffer and merge pipeline (`cacheLocation` `"gpu"`). */
+  #gpuKv: GpuKvContext | null;
 
   /** Use {@link loadModel}. */
   constructor(
@@ -211,9 +237,11 @@ export class Model {
     readonly ownsSource: boolean,
     readonly weights: WeightFormat = "f32",
     readonly precision: Precision = "float32",
+    readonly cacheLocation: KvLocation = "cpu",
   ) {
     this.spec = source.spec;
     this.graphCachePath = cacheDir;
+    this.#gpuKv = cacheLocation === "gpu" ? new GpuKvContext() : null;
   }
 
   /** Hidden size of the decoder. */
@@ -226,15 +254,17 @@ export class Model {
     return this.spec.text.vocabSize;
   }
 
-  /** An empty cache shaped for this model, for `batch` samples (default 1). */
+  /**
+   * An empty cache shaped for this model, for `batch` samples (default 1), where
+   * `cacheLocation` says (a GPU cache can be sized once a session has loaded).
+   */
   newCache(batch = 1): KvCache {
     const t = this.spec.text;
-    return new KvCache({
-      numLayers: t.numLayers,
-      numKvHeads: t.numKvHeads,
-      headDim: t.headDim,
-      batch,
-    });
+    return new KvCache(
+      { numLayers: t.numLayers, numKvHeads: t.numKvHeads, headDim: t.headDim, batch },
+      undefined,
+      this.#gpuKv?.storage ?? cpuStorage,
+    );
   }
 
   /** Token embeddings `[ids.length, hidden]`; ids outside the vocabulary are an {@link InputError}. */
@@ -314,6 +344,8 @@ export class Model {
     const start = opts.positionStart ?? 0;
     checkPosition(start, "positionStart");
     const attention = opts.attention ?? "none";
+    await this.#decoder(attention, opts.logits ?? "all", rows / batch); // a GPU cache's device
+    await this.#bindGpu();
     const cache = this.newCache(batch);
     const reserve = opts.reserve ?? 0;
     if (!Number.isInteger(reserve) || reserve < 0) {
@@ -464,6 +496,7 @@ export class Model {
     this.#sessions.clear();
     this.#loaded.clear();
     for (const s of sessions) await (await s.catch(() => null))?.release();
+    this.#gpuKv?.release();
     if (this.ownsSource) this.source.tensors.close();
   }
 
@@ -505,6 +538,8 @@ export class Model {
     const B = cache.batch;
     checkContextLength(t, position + rows);
     const { session, logits: given } = await this.#decoder(attention, logits, rows);
+    await this.#bindGpu();
+    const onGpu = await this.#pastOnGpu(cache);
     const positions = Array.from({ length: rows }, (_, i) => position + i);
     const feeds: Record<string, RuntimeTensor> = {
       inputs_embeds: floatTensor(embeds, [B, rows, t.hiddenSize]),
@@ -519,8 +554,14 @@ export class Model {
       const empty = lengths[l] === 0;
       if (empty) bias[l] = -Infinity;
       const dims = [empty ? 1 : lengths[l], B, t.numKvHeads, t.headDim];
-      feeds[llamaNames.pastKey(l)] = floatTensor(empty ? placeholder : cache.keys(l), dims);
-      feeds[llamaNames.pastValue(l)] = floatTensor(empty ? placeholder : cache.values(l), dims);
+      const past = (which: "keys" | "values") =>
+        empty
+          ? floatTensor(placeholder, dims)
+          : onGpu
+          ? onGpu(cache.storageOf(l).rows, which, dims)
+          : floatTensor(cache[which](l), dims);
+      feeds[llamaNames.pastKey(l)] = past("keys");
+      feeds[llamaNames.pastValue(l)] = past("values");
     }
     feeds[PAST_BIAS] = floatTensor(bias, [t.numLayers]);
     for (let l = 0; l < t.numLayers; l++) {
@@ -531,16 +572,18 @@ export class Model {
     const t0 = performance.now();
     const out = await session.run(feeds, fetches);
     const runMs = performance.now() - t0;
-    checkFiniteRun(embeds, out, { numLayers: t.numLayers, position, rows });
+    // New entries left on the GPU are checked through the logits they feed into.
+    const onCpu = Object.fromEntries(
+      Object.entries(out).filter(([, v]) => v.location !== "gpu-buffer"),
+    );
+    checkFiniteRun(embeds, onCpu, { numLayers: t.numLayers, position, rows });
     const cachePositions = positions.map((p) => p - position + cachePosition);
     for (let l = 0; l < t.numLayers; l++) {
-      cache.append(
-        l,
-        out[llamaNames.newKey(l)].data as Float32Array,
-        out[llamaNames.newValue(l)].data as Float32Array,
-        cachePositions,
-      );
+      const [k, v] = [llamaNames.newKey(l), llamaNames.newValue(l)].map((name) => out[name]);
+      cache.append(l, await newRows(k, cache), await newRows(v, cache), cachePositions);
     }
+    // The appends are queued GPU copies; later GPU work (and buffer reuse) runs after them.
+    for (const v of Object.values(out)) if (v.location === "gpu-buffer") v.dispose();
     // A placeholder column sits first in each sample's rows of an empty layer: drop it.
     const perLayer = (name: (l: number) => string) =>
       Array.from({ length: t.numLayers }, (_, l) => {
@@ -555,6 +598,35 @@ export class Model {
       importance: attention === "none" ? undefined : perLayer(llamaNames.importance),
       attention: attention === "matrices" ? perLayer(llamaNames.attention) : undefined,
       runMs,
+    };
+  }
+
+  /** Binds the GPU caches to onnxruntime-web's device (it exists once a session does). */
+  async #bindGpu(): Promise<void> {
+    if (this.#gpuKv && this.#loaded.size > 0) this.#gpuKv.bind(await webGpuDevice());
+  }
+
+  /**
+   * For a GPU cache, what makes a layer's past input: a GPU tensor over the first rows of its
+   * buffers (no copy); `null` for a CPU cache (fed from its arrays).
+   */
+  async #pastOnGpu(
+    cache: KvCache,
+  ): Promise<
+    ((rows: KvRowStorage, which: "keys" | "values", dims: number[]) => RuntimeTensor) | null
+  > {
+    if (cache.location === "cpu") return null;
+    if (this.device !== "webgpu") {
+      throw new InputError(
+        `this cache holds its rows on the GPU (a webgpu model's); a ${this.device} model reads ` +
+          `CPU caches only: use this model's model.newCache()`,
+      );
+    }
+    const tensor = await gpuTensorMaker();
+    return (rows, which, dims) => {
+      if (!(rows instanceof GpuRows)) throw new Error(`a GPU cache layer without GPU rows`);
+      // onnxruntime-web's tensor type; the session takes it like its own.
+      return tensor(rows[which], dims) as unknown as RuntimeTensor;
     };
   }
 
@@ -606,7 +678,16 @@ export class Model {
   }
 
   async #createSession(name: string, request: GraphRequest): Promise<Session> {
-    const options = { device: this.device, threads: this.threads, precision: this.precision };
+    const layers = Array.from({ length: this.spec.text.numLayers }, (_, l) => l);
+    const options = {
+      device: this.device,
+      threads: this.threads,
+      precision: this.precision,
+      // A GPU cache appends the new entries from where the decoder leaves them.
+      gpuOutputs: this.#gpuKv && name.startsWith("decoder")
+        ? layers.flatMap((l) => [llamaNames.newKey(l), llamaNames.newValue(l)])
+        : undefined,
+    };
     let model: string | Uint8Array;
     let record: Omit<GraphLoad, "sessionMs">;
     if (this.graphCachePath === null) {
@@ -623,6 +704,16 @@ export class Model {
     this.graphLoads.push({ ...record, sessionMs: performance.now() - t1 });
     return session;
   }
+}
+
+/** New entries as a cache takes them: GPU buffers for a GPU cache, else CPU floats. */
+async function newRows(t: RuntimeTensor, cache: KvCache): Promise<RowData> {
+  if (t.location !== "gpu-buffer") return t.data as Float32Array;
+  if (cache.location === "gpu") return { gpuBuffer: t.gpuBuffer as GPUBuffer };
+  // A CPU cache on a model whose caches live on the GPU: read the entries back (counted).
+  const data = await t.getData() as Float32Array;
+  recordWebGpuTransfer("download", data.byteLength);
+  return data;
 }
 
 /** Rows of `width` values, each without its first value. */
@@ -692,6 +783,15 @@ export async function loadModel(
     assertDeviceAvailable(device);
     checkDeviceOptions(device, opts);
     if (device === "webgpu") await requireWebGpuAdapter();
+    const cacheLocation = opts.cacheLocation ?? (device === "webgpu" ? "gpu" : "cpu");
+    if (cacheLocation !== "cpu" && (cacheLocation !== "gpu" || device !== "webgpu")) {
+      throw new InputError(
+        cacheLocation === "gpu"
+          ? `cacheLocation "gpu" needs device "webgpu"; ${device} caches live on the CPU`
+          : `cacheLocation ${JSON.stringify(cacheLocation)} is not a cache location ` +
+            `(supported: "gpu" on webgpu, "cpu")`,
+      );
+    }
     return new Model(
       src,
       device,
@@ -701,6 +801,7 @@ export async function loadModel(
       owns,
       weights,
       opts.precision,
+      cacheLocation,
     );
   } catch (err) {
     if (owns) src.tensors.close();

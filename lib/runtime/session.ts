@@ -16,7 +16,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
 import { checkLimit, LIMITS } from "../limits.ts";
-import { checkWebGpuFeeds, createWebGpuInferenceSession, type Precision } from "./webgpu.ts";
+import {
+  checkWebGpuFeeds,
+  createWebGpuInferenceSession,
+  type Precision,
+  recordWebGpuTransfer,
+  tensorBytes,
+} from "./webgpu.ts";
 
 /** Where a model runs. */
 export type Device = "cpu" | "cuda" | "webgpu";
@@ -188,13 +194,29 @@ export class Session {
     return this.#session.outputNames;
   }
 
-  /** Runs the graph; `fetches` limits the outputs copied back (default: all). */
-  run(
+  /**
+   * Runs the graph; `fetches` limits the outputs copied back (default: all). On `webgpu`, the
+   * bytes of CPU-side inputs and outputs are added to `webGpuTransfers` (GPU-side ones,
+   * `gpu-buffer` tensors, cross nothing).
+   */
+  async run(
     feeds: Record<string, RuntimeTensor>,
     fetches?: readonly string[],
   ): Promise<Record<string, RuntimeTensor>> {
-    if (this.device === "webgpu") checkWebGpuFeeds(feeds);
-    return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
+    if (this.device !== "webgpu") {
+      return fetches ? this.#session.run(feeds, [...fetches]) : this.#session.run(feeds);
+    }
+    checkWebGpuFeeds(feeds);
+    for (const t of Object.values(feeds)) {
+      if (t.location !== "gpu-buffer") recordWebGpuTransfer("upload", tensorBytes(t));
+    }
+    const out = fetches
+      ? await this.#session.run(feeds, [...fetches])
+      : await this.#session.run(feeds);
+    for (const t of Object.values(out)) {
+      if (t.location !== "gpu-buffer") recordWebGpuTransfer("download", tensorBytes(t));
+    }
+    return out;
   }
 
   /** Frees the native session. */

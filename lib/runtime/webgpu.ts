@@ -8,6 +8,8 @@
  *
  * onnxruntime-web runs in 32-bit WebAssembly: no single tensor may reach 2 GiB, and the inputs and
  * outputs of one run that live on the CPU pass through its 4 GiB memory; see {@link WEBGPU_LIMITS}.
+ * Inputs and outputs that stay on the GPU (the KV cache of `gpu_kv_cache.ts`) do not pass through
+ * it. {@link webGpuTransfers} counts every byte that does cross.
  *
  * @example Which adapter would run a model
  * ```ts
@@ -61,7 +63,8 @@ export const WEBGPU_LIMITS: {
   tensorBytes: 2 ** 31 - 1,
   /**
    * onnxruntime-web's WebAssembly memory, through which the CPU-side inputs and outputs of each
-   * run pass (the KV cache, fed at every step): 2 × 1.0 GiB of inputs ran, 2 × 1.5 GiB failed.
+   * run pass (a KV cache held on the CPU is fed at every step; one held on the GPU is not):
+   * 2 × 1.0 GiB of inputs ran, 2 × 1.5 GiB failed.
    */
   wasmMemoryBytes: 4 * 1024 ** 3,
   /** The CPU-side inputs one run may take in all: the largest total measured to run. */
@@ -78,18 +81,75 @@ const TENSOR_ELEMENT_BYTES: Record<string, number> = {
   bool: 1,
 };
 
+/** A tensor as far as sizes go: element type, dims and (onnxruntime) location. */
+export interface TensorShapeInfo {
+  /** Element type, e.g. `"float32"`. */
+  readonly type: string;
+  /** Dimensions. */
+  readonly dims: readonly number[];
+  /** `"gpu-buffer"` for a tensor on the GPU; CPU otherwise (also when absent). */
+  readonly location?: string;
+}
+
+/** Bytes of a tensor's elements. */
+export function tensorBytes(t: TensorShapeInfo): number {
+  return t.dims.reduce((n, d) => n * d, 1) * (TENSOR_ELEMENT_BYTES[t.type] ?? 4);
+}
+
+/** Bytes moved between the CPU and the GPU, in each direction, since the process started. */
+export interface WebGpuTransfers {
+  /** CPU → GPU bytes: CPU-side run inputs and buffer writes. */
+  uploadBytes: number;
+  /** GPU → CPU bytes: CPU-side run outputs and buffer reads. */
+  downloadBytes: number;
+  /** Number of uploads (tensors or writes). */
+  uploads: number;
+  /** Number of downloads. */
+  downloads: number;
+}
+
+const transfers: WebGpuTransfers = { uploadBytes: 0, downloadBytes: 0, uploads: 0, downloads: 0 };
+
+/**
+ * A snapshot of the bytes moved between CPU and GPU so far (webgpu sessions and GPU caches);
+ * subtract two snapshots to get what a step moved.
+ *
+ * @example What a span of work moved
+ * ```ts
+ * import { webGpuTransfers } from "./webgpu.ts";
+ * const before = webGpuTransfers();
+ * // … prefill, steps …
+ * const after = webGpuTransfers();
+ * console.log(after.uploadBytes - before.uploadBytes, after.downloadBytes - before.downloadBytes);
+ * ```
+ */
+export function webGpuTransfers(): WebGpuTransfers {
+  return { ...transfers };
+}
+
+/** Adds one transfer of `bytes` to {@link webGpuTransfers}. */
+export function recordWebGpuTransfer(direction: "upload" | "download", bytes: number): void {
+  if (direction === "upload") {
+    transfers.uploadBytes += bytes;
+    transfers.uploads++;
+  } else {
+    transfers.downloadBytes += bytes;
+    transfers.downloads++;
+  }
+}
+
 /**
  * Refuses, before a run, CPU-side inputs that onnxruntime-web cannot pass through its wasm32
  * memory (over {@link WEBGPU_LIMITS}.runInputBytes in all): an {@link InputError} naming the
- * largest input, instead of a run that fails obscurely or hangs.
+ * largest input, instead of a run that fails obscurely or hangs. Inputs already on the GPU
+ * (`gpu-buffer`) do not count.
  */
-export function checkWebGpuFeeds(
-  feeds: Record<string, { readonly type: string; readonly dims: readonly number[] }>,
-): void {
+export function checkWebGpuFeeds(feeds: Record<string, TensorShapeInfo>): void {
   let total = 0;
   let largest = { name: "", bytes: 0 };
   for (const [name, t] of Object.entries(feeds)) {
-    const bytes = t.dims.reduce((n, d) => n * d, 1) * (TENSOR_ELEMENT_BYTES[t.type] ?? 4);
+    if (t.location === "gpu-buffer") continue;
+    const bytes = tensorBytes(t);
     total += bytes;
     if (bytes > largest.bytes) largest = { name, bytes };
   }
@@ -98,8 +158,9 @@ export function checkWebGpuFeeds(
     `device "webgpu": this run feeds ${mib(total)} from the CPU (largest: ${largest.name}, ${
       mib(largest.bytes)
     }), more than the ${mib(WEBGPU_LIMITS.runInputBytes)} onnxruntime-web passes through its ` +
-      `32-bit WebAssembly memory; the KV cache is fed at every step, so keep fewer entries ` +
-      `(a smaller budget), or use --device cpu.`,
+      `32-bit WebAssembly memory; a KV cache held on the CPU (cacheLocation "cpu") is fed at ` +
+      `every step: hold it on the GPU (the default on webgpu), keep fewer entries, or use ` +
+      `--device cpu.`,
   );
 }
 
@@ -227,6 +288,17 @@ export async function webGpuDevice(): Promise<GPUDevice> {
     throw new Error("webGpuDevice: onnxruntime-web has no GPU device before its first session");
   }
   return device;
+}
+
+/**
+ * Makes float32 onnxruntime-web tensors over the first elements of GPU buffers (no copy), to
+ * feed a session inputs that already live on the GPU.
+ */
+export async function gpuTensorMaker(): Promise<
+  (buffer: GPUBuffer, dims: readonly number[]) => ort.Tensor
+> {
+  const runtime = await webGpuRuntime();
+  return (buffer, dims) => runtime.Tensor.fromGpuBuffer(buffer, { dataType: "float32", dims });
 }
 
 /** Numeric precision of a `webgpu` session's weights and activations. */
