@@ -88,18 +88,26 @@ export { fixedDistance } from "./decode/fixed_distance.ts";
 export { accumulatedGlobal, accumulatedLayerwise } from "./decode/accumulated.ts";
 export { allowedLength } from "./decode/target.ts";
 export {
+  layerRatios,
   layerSparsity,
   postVisionAttention,
   postVisionStart,
   sparsityAllocation,
   type VlCacheDecision,
+  vlCacheSelection,
 } from "./methods/vl_cache.ts";
 export {
   type AirCacheDecision,
+  type AirCacheOptions,
+  type AirCacheRoles,
+  airCacheRoles,
+  type AirCacheText,
+  airCacheWeights,
+  eliteImportance,
   eliteObservationWindow,
-  eliteQueries,
-  type EliteWindowOptions,
-  observationStart,
+  eliteTokens,
+  layerElite,
+  sampleSkewness,
   strengthAndSkewness,
   strengthSkewnessAllocation,
 } from "./methods/aircache.ts";

@@ -1,87 +1,174 @@
 /**
- * AirCache by hand: a 6-entry prompt with the image at position 1, so the observation window is
- * positions 2–5. The last token (5) picks the elite among 2, 3, 4 by its own attention; entries
- * are scored by the elite rows only; the budget follows strength / (1 + max(0, skewness)).
+ * AirCache by hand: an 8-entry prompt, text 0–1 (the BOS sink and one token), the image 2–5,
+ * text 6–7 after it (7 is the last token). X_t is 6–7; the last token attends 0.25 to 6 and
+ * 0.15 to itself, so with α = 0.9 the elite is {6}. Row 6 then gives I_v over the visual and
+ * elite keys; strength, skewness and the layer budget follow the paper's formulas.
  */
 import { assert, assertEquals } from "@std/assert";
 import {
+  type AirCacheDecision,
+  airCacheRoles,
+  airCacheWeights,
   type ComposedPolicy,
   createRecipe,
+  eliteImportance,
   eliteObservationWindow,
-  eliteQueries,
-  observationStart,
+  eliteTokens,
+  layerElite,
+  sampleSkewness,
   strengthAndSkewness,
 } from "../../lib/recipes/mod.ts";
 import { positionsOf, prefillWith } from "./harness.ts";
 
-const N = 6;
-const IMAGE = { start: 1, end: 2 };
-// Layer 0: row 5 attends 0.25 to 3 and 0.1 to 4 (2 gets 0.05): elite {3, 4, 5}.
-const L0 = [
-  [1, 0, 0, 0, 0, 0],
-  [0.5, 0.5, 0, 0, 0, 0],
-  [0.5, 0.3, 0.2, 0, 0, 0],
-  [0.2, 0.5, 0.1, 0.2, 0, 0],
-  [0.1, 0.6, 0.1, 0.1, 0.1, 0],
-  [0.3, 0.2, 0.05, 0.25, 0.1, 0.1],
-];
-// Layer 1: row 5 gives 0.2 to 2 and ties 0.05 between 3 and 4 (the lower wins): elite {2, 3, 5}.
-const L1 = [
-  [1, 0, 0, 0, 0, 0],
-  [0.5, 0.5, 0, 0, 0, 0],
-  [0.4, 0.4, 0.2, 0, 0, 0],
-  [0.3, 0.3, 0.2, 0.2, 0, 0],
-  [0.2, 0.2, 0.2, 0.2, 0.2, 0],
-  [0.5, 0.1, 0.2, 0.05, 0.05, 0.1],
-];
-const close = (a: number, b: number, eps = 1e-5) => assert(Math.abs(a - b) < eps, `${a} vs ${b}`);
-
-Deno.test("aircache: the window is the text after the image; the last token picks the elite", () => {
-  assertEquals(observationStart({ promptLength: N, imageSpan: IMAGE }, 32), 2);
-  assertEquals(observationStart({ promptLength: N }, 3), 3); // no image: the last 3 positions
-  assertEquals(eliteQueries(L0.flat(), N, 2, 0.5), [3, 4, 5]); // ⌈0.5 · 3⌉ = 2 of 2, 3, 4
-  assertEquals(eliteQueries(L1.flat(), N, 2, 0.5), [2, 3, 5]);
-  assertEquals(eliteQueries(L0.flat(), N, 2, 0.2), [3, 5]);
+const N = 8;
+const IMAGE = { start: 2, end: 6 };
+const LAST = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.25, 0.15];
+/** Causal rows 0–5 (not read by AirCache), then row 6 (the elite) and row 7 (the last token). */
+function layer(row6: number[]): number[] {
+  const rows = Array.from({ length: 6 }, (_, q) => {
+    const row = new Array(N).fill(0);
+    for (let k = 0; k <= q; k++) row[k] = 1 / (q + 1);
+    return row;
+  });
+  return [...rows, row6, LAST].flat();
+}
+// Layer 0: row 6 puts 0.4 on visual 2, 0.1 on 3–5, 0.15 on itself: visual + elite keys 0.85.
+const L0 = layer([0.1, 0.05, 0.4, 0.1, 0.1, 0.1, 0.15, 0]);
+// Layer 1: 0.15, 0.15, 0.1, 0.1 on the image, 0.1 on itself: 0.6.
+const L1 = layer([0.2, 0.2, 0.15, 0.15, 0.1, 0.1, 0.1, 0]);
+const close = (a: number, b: number, eps = 1e-6) => assert(Math.abs(a - b) < eps, `${a} vs ${b}`);
+const info = (imageSpan?: { start: number; end: number }) => ({
+  promptLength: N,
+  attention: [Float32Array.from(L0), Float32Array.from(L1)],
+  imageSpan,
 });
 
-Deno.test("aircache: scores are the elite rows' attention summed", () => {
-  const scores = eliteObservationWindow().score({
-    promptLength: N,
-    attention: [Float32Array.from(L0.flat()), Float32Array.from(L1.flat())],
-    imageSpan: IMAGE,
-  }, 2)!;
-  [0.6, 1.3, 0.25, 0.55, 0.2, 0.1].forEach((x, k) => close(scores[0][k], x)); // rows 3 + 4 + 5
-  [1.2, 0.8, 0.6, 0.25, 0.05, 0.1].forEach((x, k) => close(scores[1][k], x)); // rows 2 + 3 + 5
+Deno.test("aircache: X_t is the text after the image; the elite get ≥ α × the last token's top", () => {
+  assertEquals(airCacheRoles(info(IMAGE)), { visual: IMAGE, textFrom: 6 });
+  assertEquals(airCacheRoles(info(), 1), { textFrom: 1 }); // no image: after the sink
+  assertEquals(eliteTokens(L0, N, 6, 0.9), [6]); // 0.15 < 0.9 · 0.25
+  assertEquals(eliteTokens(L0, N, 6, 0.5), [6, 7]); // 0.15 ≥ 0.125
+  // Over every text token the sink-side 0.1s stay below 0.9 · 0.25 too.
+  assertEquals(eliteTokens(L0, N, 0, 0.9), [6]);
+  // Without an image the last token joins the elite (an early elite sees only a few entries).
+  assertEquals(layerElite(L0, N, airCacheRoles(info(), 1), 0.9), [6, 7]);
 });
 
-Deno.test("aircache: strength and skewness over the droppable entries 1–4", () => {
-  const guarded = (i: number) => i === 0 || i === 5; // sink and last token
-  // Layer 0: 2.3 of 3.0 on 1–4; deviations from 0.575: .725, −.325, −.025, −.375.
-  const a = strengthAndSkewness([0.6, 1.3, 0.25, 0.55, 0.2, 0.1], guarded);
-  close(a.strength, 2.3 / 3);
-  const m2 = (0.725 ** 2 + 0.325 ** 2 + 0.025 ** 2 + 0.375 ** 2) / 4; // 0.193125
-  const m3 = (0.725 ** 3 - 0.325 ** 3 - 0.025 ** 3 - 0.375 ** 3) / 4; // 0.0735
-  close(a.skewness, m3 / m2 ** 1.5); // ≈ 0.866
-  // Layer 1: 1.7 of 3.0; scores symmetric about their mean: no skew.
-  const b = strengthAndSkewness([1.2, 0.8, 0.6, 0.25, 0.05, 0.1], guarded);
-  close(b.strength, 1.7 / 3);
-  close(b.skewness, 0);
+Deno.test("aircache: I_v is the elite's attention renormalised over visual + elite keys", () => {
+  const keys = (k: number) => (k >= 2 && k < 6) || k === 6;
+  const iv = eliteImportance(L0, N, [6], keys);
+  [0, 0, 0.4 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 0.15 / 0.85, 0].forEach((x, k) =>
+    close(iv[k], x)
+  );
+  // Two elite queries: the mean of their renormalised rows (row 7 over keys 2–7 sums 0.8).
+  const both = eliteImportance(L0, N, [6, 7], (k) => k >= 2);
+  close(both[2], (0.4 / 0.85 + 0.1 / 0.8) / 2);
+  close(both[7], (0 + 0.15 / 0.8) / 2);
 });
 
-Deno.test("aircache: the skewed, weaker layer keeps fewer entries", () => {
-  const policy = createRecipe("aircache").policy({ fraction: 2 / 3 }) as ComposedPolicy;
+Deno.test("aircache: scores put text above every visual entry; rank mode scores all alike", () => {
+  const [s0, s1] = eliteObservationWindow().score(info(IMAGE), 2)!;
+  // Visual: I_v; text: 2 + the elite row's own attention.
+  [2.1, 2.05, 0.4 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 2.15, 2].forEach((x, k) =>
+    close(s0[k], x)
+  );
+  [0.25, 0.25, 0.1 / 0.6, 0.1 / 0.6].forEach((x, i) => close(s1[2 + i], x));
+  const [r0] = eliteObservationWindow({ text: "rank" }).score(info(IMAGE), 2)!;
+  [0.1, 0.05, 0.4, 0.1, 0.1, 0.1, 0.15, 0].forEach((x, k) => close(r0[k], x));
+});
+
+Deno.test("aircache: adjusted Fisher–Pearson skewness and the layer weights ½(s'_t + s'_k)", () => {
+  // [1, 2, 3, 10]: mean 4, s² = 50/3, Σ dev³ = 180 → 4/6 · 180 / s³.
+  close(sampleSkewness([1, 2, 3, 10]), (4 / 6) * 180 / (50 / 3) ** 1.5);
+  close(sampleSkewness([1, 2, 3, 10]), 1.7636326148038877, 1e-12); // Python, same formula
+  assertEquals(sampleSkewness([1, 5]), 0); // fewer than 3
+  assertEquals(sampleSkewness([2, 2, 2]), 0); // no spread
+  // Layer 0's I_v = [0.4, 0.1, 0.1, 0.1]/0.85: z = 1.5, −0.5 ×3 → 4/6 · 3 = 2.
+  const a = strengthAndSkewness([0, 0, 0.4, 0.1, 0.1, 0.1], [2, 3, 4, 5]);
+  close(a.strength, 0.7);
+  close(a.skewness, 2);
+  // Strength normalised by its mean (2), negative skewness as 0, then by its mean (1).
+  assertEquals(airCacheWeights([1, 3], [-1, 2]), [0.25, 1.75]);
+  assertEquals(airCacheWeights([1, 1], [0, -3]), [1, 1]); // no skew anywhere: strength alone
+});
+
+Deno.test("aircache: text kept whole; the skewed layer's visual entries get more of the rest", () => {
+  const policy = createRecipe("aircache").policy({ fraction: 0.75 }) as ComposedPolicy;
   assertEquals(policy.needs, { prefill: "matrices", step: false });
-  const importance = [L0, L1].map((m) => m[0].map((_, k) => m.reduce((s, r) => s + r[k], 0)));
-  const cache = prefillWith(policy, importance, {
-    attention: [L0.flat(), L1.flat()],
+  const cache = prefillWith(policy, [new Array(N).fill(1), new Array(N).fill(1)], {
+    attention: [L0, L1],
     imageSpan: IMAGE,
   });
-  // Weights 0.7667 / 1.866 = 0.4109 and 0.5667; total round(2/3 · 12) = 8 →
-  // quotas 3.362, 4.638 → [3, 5].
-  assertEquals(Array.from(policy.decision!.kept), [3, 5]);
-  // Layer 0 keeps 0, 5 and the top-scored 1; layer 1 keeps 0, 5 and 1, 2, 3.
-  assertEquals(positionsOf(cache), [[0, 1, 5], [0, 1, 2, 3, 5]]);
-  const section = policy.decision!.sections.aircache as { weight: number[] };
-  close(section.weight[0], (2.3 / 3) / (1 + 0.866025), 1e-4);
-  close(section.weight[1], 1.7 / 3, 1e-4);
+  // Strength 0.7/0.85 and 5/6, skewness 2 and 0 → weights (0.9941 + 2)/2, 1.0059/2.
+  // round(0.75 · 16) = 12 = 2 × 4 text + 4 visual → quotas 2.99, 1.01 → [3, 1].
+  const d = policy.decision!.sections.aircache as unknown as AirCacheDecision;
+  close(d.strength[0], 0.7 / 0.85);
+  close(d.strength[1], 5 / 6);
+  close(d.skewness[0], 2);
+  close(d.skewness[1], 0);
+  const st = [0.7 / 0.85, 5 / 6].map((s) => s / ((0.7 / 0.85 + 5 / 6) / 2));
+  close(d.weight[0], (st[0] + 2) / 2);
+  close(d.weight[1], st[1] / 2);
+  assertEquals(d.elite, [[6], [6]]);
+  assertEquals([d.text, d.fixed, d.candidatesKept, d.candidateRatio, d.textTrimmed], [
+    "keep",
+    4,
+    [3, 1],
+    0.5,
+    false,
+  ]);
+  assertEquals(Array.from(policy.decision!.kept), [7, 5]);
+  // Layer 0: all text, visual 2 (0.42) and the tied 3, 4 (lower first); layer 1: visual 2.
+  assertEquals(positionsOf(cache), [[0, 1, 2, 3, 4, 6, 7], [0, 1, 2, 6, 7]]);
+});
+
+Deno.test("aircache: below the text share the text itself is trimmed, by the elite's attention", () => {
+  const policy = createRecipe("aircache").policy({ fraction: 0.375 }) as ComposedPolicy;
+  const cache = prefillWith(policy, [new Array(N).fill(1), new Array(N).fill(1)], {
+    attention: [L0, L1],
+    imageSpan: IMAGE,
+  });
+  // 6 entries < 8 text entries: 3 per layer, sink + last + the better text token.
+  assertEquals(Array.from(policy.decision!.kept), [3, 3]);
+  assertEquals(positionsOf(cache), [[0, 6, 7], [0, 1, 7]]);
+  const d = policy.decision!.sections.aircache as unknown as AirCacheDecision;
+  assertEquals([d.textTrimmed, d.candidatesKept, d.candidateRatio], [true, [0, 0], 0]);
+});
+
+Deno.test("aircache: text: rank ranks text and visual entries together", () => {
+  const policy = createRecipe("aircache", { text: "rank" }).policy({
+    fraction: 0.5,
+  }) as ComposedPolicy;
+  const cache = prefillWith(policy, [new Array(N).fill(1), new Array(N).fill(1)], {
+    attention: [L0, L1],
+    imageSpan: IMAGE,
+  });
+  // Statistics still over the visual entries: strength 0.7 and 0.5, skewness 2 and 0 →
+  // weights 1.583, 0.417; 8 = 2 × 2 protected + 4 → quotas 3.17, 0.83 → [3, 1].
+  assertEquals(Array.from(policy.decision!.kept), [5, 3]);
+  // Layer 0: 2 (0.4), 6 (0.15), then 3 of the 0.1 ties; layer 1: 1 (0.2).
+  assertEquals(positionsOf(cache), [[0, 2, 3, 6, 7], [0, 1, 7]]);
+  const d = policy.decision!.sections.aircache as unknown as AirCacheDecision;
+  assertEquals([d.text, d.fixed, d.candidatesKept], ["rank", 2, [3, 1]]);
+});
+
+Deno.test("aircache: alpha and text are options with ranges", () => {
+  const r = createRecipe("aircache", { alpha: 0.5, text: "rank" });
+  assertEquals(r.config, {
+    method: "aircache",
+    startSize: 1,
+    alpha: 0.5,
+    text: "rank",
+    distance: -25,
+  });
+  assert(r.describeParts().includes("α=0.5"));
+  for (const bad of [{ alpha: 0 }, { text: "drop" }, { window: 8 }]) {
+    let message = "";
+    try {
+      createRecipe("aircache", bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(message.includes(Object.keys(bad)[0]), message);
+  }
 });

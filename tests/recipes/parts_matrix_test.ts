@@ -71,7 +71,7 @@ const SCORERS: Factory<Scorer>[] = [
   fixed("layer-mean", layerMeanImportance()),
   fixed("window", observationWindow({ window: 8 })),
   fixed("post-vision", postVisionAttention()),
-  fixed("elite-window", eliteObservationWindow({ window: 8 })),
+  fixed("elite-window", eliteObservationWindow()),
 ];
 
 /** Eviction ratios with mean 1 − f that differ by layer, as a calibrated config's do. */

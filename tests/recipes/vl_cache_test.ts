@@ -1,14 +1,17 @@
 /**
  * VL-Cache by hand: a 6-entry prompt whose image is position 1–3, so the post-vision queries are
- * rows 4 and 5. Sparsity counts the causal entries of those rows below 1 % of the row maximum;
- * the layers split the budget by density; selection ranks by post-vision attention only.
+ * rows 4 and 5. Sparsity counts the causal entries of those rows below 1 % of the row maximum
+ * (Eq. (1)–(2)); Algorithm 1 turns densities into clipped kept ratios; selection keeps the sink,
+ * a recent window of 10 % of the count and the top post-vision scores (§3.2, §5).
  */
 import { assert, assertEquals } from "@std/assert";
 import {
   type ComposedPolicy,
   createRecipe,
+  layerRatios,
   layerSparsity,
   postVisionAttention,
+  vlCacheSelection,
 } from "../../lib/recipes/mod.ts";
 import { positionsOf, prefillWith } from "./harness.ts";
 
@@ -40,6 +43,26 @@ Deno.test("vl-cache: sparsity is the share of post-vision causal entries below 1
   close(layerSparsity(flat(L0), N, 0, 0.01), 2 / 21); // all 21 causal entries: rows 0–3 add none
 });
 
+Deno.test("vl-cache: the head-averaged matrix is denser than its heads (Algorithm 1 averages γ per head)", () => {
+  // One post-vision row (query 3 of 4). Two heads attend to disjoint halves of it.
+  const head = (row: number[]) => [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [0.3, 0.3, 0.4, 0], row].flat();
+  const a = head([0.5, 0.5, 0, 0]);
+  const b = head([0, 0, 0.5, 0.5]);
+  const perHead = (layerSparsity(a, 4, 3, 0.01) + layerSparsity(b, 4, 3, 0.01)) / 2;
+  close(perHead, 0.5); // what the paper measures: each head zeroes 2 of 4
+  const averaged = a.map((x, i) => (x + b[i]) / 2);
+  close(layerSparsity(averaged, 4, 3, 0.01), 0); // what the runtime's matrices give
+});
+
+Deno.test("vl-cache: Algorithm 1's ratios are density shares of α·L, clipped to [0.01, 1]", () => {
+  const ratios = layerRatios([2 / 11, 7 / 11], 0.5, 0.01); // d = 9/11, 4/11
+  close(ratios[0], 9 / 13);
+  close(ratios[1], 4 / 13);
+  // α = 0.8, d = 1 and 0.001: 1.6/1.001 ≈ 1.598 → 1, 0.0016/1.001 ≈ 0.0016 → 0.01.
+  assertEquals(layerRatios([0, 0.999], 0.8, 0.01), [1, 0.01]);
+  assertEquals(layerRatios([1, 1], 0.3, 0.01), [0.3, 0.3]); // all sparse: uniform
+});
+
 Deno.test("vl-cache: scores are the post-vision queries' attention; without an image, all queries'", () => {
   const [s0] = postVisionAttention().score(
     { promptLength: N, attention: [Float32Array.from(flat(L0))], imageSpan: IMAGE },
@@ -61,22 +84,58 @@ Deno.test("vl-cache: dense layers keep more; each keeps its top post-vision entr
     attention: [flat(L0), flat(L1)],
     imageSpan: IMAGE,
   });
-  // Total round(0.5·6·2) = 6 split 9 : 4 → quotas 4.15, 1.85 → [4, 2] (at least sink + last).
+  // Total round(0.5·6·2) = 6; β = 9/13, 4/13 → quotas 4.15, 1.85 → [4, 2] (at least sink + last).
   assertEquals(Array.from(policy.decision!.kept), [4, 2]);
-  // Layer 0: sink 0, last 5, then post-vision scores 0.3 (3) and 0.295 (4). The whole-prompt
-  // importance would have kept the image entry 1 (column sum 2.4) instead.
+  // Layer 0: sink 0, recent ⌊0.1·4⌋ → the last token 5, then post-vision scores 0.3 (3) and
+  // 0.295 (4). The whole-prompt importance would have kept the image entry 1 (column sum 2.4).
   assertEquals(positionsOf(cache), [[0, 3, 4, 5], [0, 5]]);
   const section = policy.decision!.sections.vlCache as {
     postVisionStart: number;
     sparsity: number[];
+    ratios: number[];
   };
   assertEquals(section.postVisionStart, 4);
   close(section.sparsity[0], 2 / 11);
   close(section.sparsity[1], 7 / 11);
+  close(section.ratios[0], 9 / 13);
 });
 
-Deno.test("vl-cache: threshold is an option with a range", () => {
-  const r = createRecipe("vl-cache", { threshold: 0.05 });
-  assertEquals(r.config, { method: "vl-cache", startSize: 1, threshold: 0.05, distance: -25 });
+Deno.test("vl-cache: the recent window is 10% of a layer's count (§5), at least the last token", () => {
+  const n = 30;
+  const scores = Float32Array.from({ length: n }, (_, k) => n - k); // earlier = higher
+  const keep = (recentRatio: number, count: number) => {
+    const plan = vlCacheSelection(1, recentRatio).select({
+      layer: 0,
+      promptLength: n,
+      count,
+      scores,
+    });
+    return plan.kind === "keep" ? Array.from(plan.indices) : [];
+  };
+  // 20 kept: sink 0, recent ⌊2⌋ = 28, 29, and the 17 best of 1…27 (1…17).
+  assertEquals(keep(0.1, 20), [0, ...Array.from({ length: 17 }, (_, i) => i + 1), 28, 29]);
+  // recentRatio 0 (or a count under 10): only the last token is protected besides the sink.
+  assertEquals(keep(0, 5), [0, 1, 2, 3, 29]);
+  assertEquals(keep(0.1, 5), [0, 1, 2, 3, 29]);
+  assertEquals(Array.from(vlCacheSelection(1, 0.1).protectedPositions(n, 20)), [0, 28, 29]);
+});
+
+Deno.test("vl-cache: threshold and recentRatio are options with ranges", () => {
+  const r = createRecipe("vl-cache", { threshold: 0.05, recentRatio: 0.2 });
+  assertEquals(r.config, {
+    method: "vl-cache",
+    startSize: 1,
+    threshold: 0.05,
+    recentRatio: 0.2,
+    distance: -25,
+  });
   assert(r.describeParts().includes("sparsity(τ=0.05)"));
+  assert(r.describeParts().includes("recent=0.2"));
+  let message = "";
+  try {
+    createRecipe("vl-cache", { recentRatio: 1 });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(message.includes("recentRatio"), message);
 });

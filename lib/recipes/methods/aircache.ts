@@ -1,26 +1,64 @@
 /**
  * `aircache`: AirCache (Huang et al., arXiv 2503.23956v1, ICCV 2025), the elite observation
- * window and the layer budget from the strength and skewness of each layer's importance
- * distribution, with their two parts:
+ * window and the layer budget from the strength and skewness of each layer's visual importance.
  *
- * - {@link eliteObservationWindow}: the observation window is the text after the image (at
- *   most the last `window` prompt positions). Within it, per layer, the last prompt token keeps
- *   the window tokens it attends to most — the elite, a share `eliteRatio` of the window plus
- *   the last token itself — and every entry is scored by the attention of the elite queries
- *   only, so the visual entries are judged by the text that is relevant to the answer.
- * - {@link strengthSkewnessAllocation}: for each layer, over the entries the selection may
- *   drop, the strength S_l (the share of the layer's elite attention that falls on them) and
- *   the skewness G_l (third standardised moment of their scores). Layer l gets a share of
- *   r·N·L proportional to S_l / (1 + max(0, G_l)): a layer whose relevant attention is weak, or
- *   concentrated on a few entries, needs fewer of them.
+ * **Sources.** The paper's text itself could not be read from here (its arXiv HTML is not
+ * reachable). Its equations below come from secondary sources found in a public code index: a
+ * paper note that restates them ("[Paper Note] AirCache: …", dated 2026-05-08, in English and
+ * in its Chinese original), a structured Chinese summary that names Fig. 1, Fig. 3b and
+ * Tables 1, 3, 5 and 6, and a third-party implementation of the elite window (a LLaVA
+ * data-generation script's `keep_topk_image_token_aircache`) that cites the paper's Eq. (5)
+ * for the threshold. None of them gives section numbers, so this file names the equations by
+ * what they define.
  *
- * The paper's text could not be read from here beyond its abstract (which names the elite
- * observation window, "multi-perspective consistency", and a budget from "the strength and
- * skewness of token importance distribution"); every formula above is this toolkit's choice,
- * made to fit that description, and so are: choosing the elite with the last token's
- * attention, one elite set per layer, scoring text entries the same way as visual ones, the
- * weight S/(1 + max(0, G)), exact totals via clamped apportionment, the sink(s) and the last
- * token protected, and fixed-distance decoding so the cache stays at the budget.
+ * **What the paper specifies, as those sources give it, and what this file does:**
+ *
+ * - Prompt = visual tokens X_v then text X_t. Elite window (Eq. (5) per the implementation):
+ *   Att = softmax(Q_t K_tᵀ) over the text tokens; the elite are the text tokens j with
+ *   Att[N_t − 1, j] ≥ α · max Att[N_t − 1, :], α = 0.9 — the tokens the last text token
+ *   attends to most. Here {@link eliteTokens}.
+ * - Visual importance: A_vtk = softmax(Q_tk K_vtkᵀ), the elite queries over the visual and the
+ *   elite keys; I_v = the mean over the elite queries of A_vtk's visual columns. Here
+ *   {@link eliteImportance} (a row restricted to those keys and renormalised is that softmax).
+ * - Strength s_t = Σ_v I_v; skewness s_k = N_v / ((N_v − 1)(N_v − 2)) · Σ ((I_v − μ)/σ)³;
+ *   budget r̂_l = ½ (s'_t + s'_k) · r with s' normalised across layers; r is a share of the
+ *   *visual* KV cache ("10 % of visual KV cache"), and compressing only the visual cache beats
+ *   compressing text and visual together (Table 6, per the summary). One compression after
+ *   prefill. Here {@link strengthAndSkewness}, {@link airCacheWeights} and
+ *   {@link strengthSkewnessAllocation}.
+ *
+ * **Budget convention.** A toolkit budget is the kept fraction r of *all* entries, exactly
+ * round(r·N·L), so that recipes compare at equal memory. With `text: "keep"` (the default, the
+ * paper's rule) every text entry is kept and the visual entries share what is left,
+ * V = round(r·N·L) − L·N_t, split by r̂_l (so the visual kept ratio the paper calls r is
+ * V / (L·N_v), in the decision). When the budget is smaller than the text itself the paper has
+ * no rule; rather than refuse (sweeps run 10 %…90 % on prompts whose text is a quarter of the
+ * entries), the layers then keep equal counts of text only, ranked by the elite's attention,
+ * and the decision says `textTrimmed: true`. `text: "rank"` is the unified variant of Table 6:
+ * text and visual entries compete in one ranking by the elite's attention.
+ *
+ * **Approximation forced by the runtime.** The matrices are head-averaged (the runtime has no
+ * per-head attention), so both softmaxes restricted to a key subset are the head-averaged row
+ * restricted and renormalised, not the mean of per-head renormalised rows; the elite threshold
+ * is then taken on the head-averaged last row. One set of positions is kept per layer.
+ *
+ * **Open in the paper; this toolkit's choices.** X_t is the text *after* the image: the notation
+ * puts the text after the visual tokens, and under causal attention text before the image
+ * cannot see it (on the bundled model the last token's strongest text key lies before the
+ * image in 91 of 192 layer × prompt pairs, 12 scenes × 2 questions, and such an elite adds
+ * nothing to I_v; the third-party implementation takes every non-image token). σ is the
+ * sample standard deviation (the n/((n−1)(n−2)) factor is the adjusted Fisher–Pearson
+ * estimator), skewness is 0 for fewer than 3 visual entries or σ = 0, and negative skewness
+ * counts as 0 (a layer without a head effect gets no skewness share). "Normalised across
+ * layers": divided by the layers' mean, so the r̂_l average r and the total is the budget; a
+ * layer's quota is capped at its visual count and the counts apportioned exactly (ties to the
+ * lower layer). Text scores are 2 + the elite's attention, above every visual I_v ≤ 1, so the
+ * selection's top-k takes text first. The sink(s) and the last token are always kept. Without
+ * an image every entry is a candidate: the elite come from the positions after the sink(s),
+ * with the last position added (its row sees every entry), scores are the elite's mean
+ * attention and the statistics run over the droppable entries. The paper compresses once,
+ * after prefill; decoding here uses fixed-distance eviction so the cache stays at the budget
+ * like every other recipe.
  *
  * @module
  */
@@ -30,128 +68,269 @@ import { targetTotal } from "../allocation/pyramid.ts";
 import { fixedDistance } from "../decode/fixed_distance.ts";
 import { defineMethod } from "../method.ts";
 import { distanceOption, startSizeOption } from "../options.ts";
-import { apportion, topK } from "../ranking.ts";
+import { apportion } from "../ranking.ts";
 import type { Allocation, Scorer } from "../recipe.ts";
 import { prefixSelection } from "../selection/prefix.ts";
 
-/** Options of {@link eliteObservationWindow}. */
-export interface EliteWindowOptions {
-  /** Most positions in the observation window (default 32). */
-  window?: number;
-  /** Share of the window (besides the last token) that is elite, in (0, 1] (default 0.5). */
-  eliteRatio?: number;
+/** How text entries are treated: kept before any visual entry (the paper), or ranked with them. */
+export type AirCacheText = "keep" | "rank";
+
+/** Options of {@link eliteObservationWindow} and {@link strengthSkewnessAllocation}. */
+export interface AirCacheOptions {
+  /** Relevancy threshold α of the elite window, in (0, 1] (default 0.9, the paper's). */
+  alpha?: number;
+  /** Text entries kept first (`"keep"`, default) or ranked with the visual ones (`"rank"`). */
+  text?: AirCacheText;
+  /** Leading positions the selection protects; without an image the elite come after them. */
+  startSize?: number;
 }
 
-/** First position of the observation window: after the image, within the last `window`. */
-export function observationStart(info: PrefillInfo, window: number): number {
+/** Score offset of text entries under `text: "keep"`: above every visual importance (≤ 1). */
+export const TEXT_TIER = 2;
+
+/** Which positions play which part for one prompt. */
+export interface AirCacheRoles {
+  /** The visual entries `[start, end)`, or undefined without an image. */
+  visual?: { start: number; end: number };
+  /** First position of X_t, the text the elite are chosen from (up to N − 1). */
+  textFrom: number;
+}
+
+/** The roles of a prompt's positions: the image span, and X_t = the text after it. */
+export function airCacheRoles(info: PrefillInfo, startSize = 1): AirCacheRoles {
   const n = info.promptLength;
-  return Math.min(n - 1, Math.max(info.imageSpan?.end ?? 0, n - window));
+  const span = info.imageSpan;
+  if (!span || span.end <= span.start) return { textFrom: Math.min(startSize, n - 1) };
+  return { visual: { ...span }, textFrom: Math.min(span.end, n - 1) };
 }
 
-/** The elite queries of one layer: the last position and the window tokens it attends to most. */
-export function eliteQueries(
+function matrices(info: PrefillInfo, numLayers: number, who: string): Float32Array[] {
+  const att = info.attention;
+  const n = info.promptLength;
+  if (!att || att.length !== numLayers) {
+    throw new Error(
+      `${who}: the runtime reported ${att?.length ?? "no"} attention matrices for ` +
+        `${numLayers} layers`,
+    );
+  }
+  att.forEach((m, l) => {
+    if (m.length !== n * n) throw new Error(`${who}: layer ${l} attention is not N × N`);
+  });
+  return att;
+}
+
+/**
+ * The elite of one layer: the positions j in `[from, n)` whose attention from the last
+ * position is at least `alpha` times the largest there (sorted; never empty).
+ */
+export function eliteTokens(
   matrix: ArrayLike<number>,
   n: number,
-  start: number,
-  eliteRatio: number,
+  from: number,
+  alpha: number,
 ): number[] {
-  const last = n - 1;
-  const row = Array.from({ length: n }, (_, k) => matrix[last * n + k]);
-  const k = Math.ceil(eliteRatio * (last - start));
-  return [...topK(row, start, last, k), last];
+  const last = (n - 1) * n;
+  let max = 0;
+  for (let j = from; j < n; j++) max = Math.max(max, matrix[last + j]);
+  const elite: number[] = [];
+  for (let j = from; j < n; j++) if (matrix[last + j] >= alpha * max) elite.push(j);
+  return elite;
 }
 
-/** AirCache's scores: per layer, attention summed over that layer's elite queries. */
-export function eliteObservationWindow(options: EliteWindowOptions = {}): Scorer {
-  const window = options.window ?? 32;
-  const eliteRatio = options.eliteRatio ?? 0.5;
+/**
+ * The elite of one layer for a prompt's roles: {@link eliteTokens} over X_t; without an image
+ * the last position joins them (an early elite's row sees only the first few entries).
+ */
+export function layerElite(
+  matrix: ArrayLike<number>,
+  n: number,
+  roles: AirCacheRoles,
+  alpha: number,
+): number[] {
+  const elite = eliteTokens(matrix, n, roles.textFrom, alpha);
+  if (!roles.visual && elite.at(-1) !== n - 1) elite.push(n - 1);
+  return elite;
+}
+
+/**
+ * Importance of every key in `keys` (others 0): the mean over the `elite` queries of their
+ * attention restricted to the causal keys in `keys` and renormalised to sum to 1.
+ */
+export function eliteImportance(
+  matrix: ArrayLike<number>,
+  n: number,
+  elite: readonly number[],
+  keys: (position: number) => boolean,
+): Float64Array {
+  const importance = new Float64Array(n);
+  for (const q of elite) {
+    let z = 0;
+    for (let k = 0; k <= q; k++) if (keys(k)) z += matrix[q * n + k];
+    if (z <= 0) continue;
+    for (let k = 0; k <= q; k++) if (keys(k)) importance[k] += matrix[q * n + k] / z;
+  }
+  for (let k = 0; k < n; k++) importance[k] /= elite.length;
+  return importance;
+}
+
+/**
+ * AirCache's scores. With an image and `text: "keep"`: visual entries get I_v, text entries
+ * {@link TEXT_TIER} + the elite's mean attention. Otherwise every entry gets the elite's mean
+ * attention.
+ */
+export function eliteObservationWindow(options: AirCacheOptions = {}): Scorer {
+  const alpha = options.alpha ?? 0.9;
+  const text = options.text ?? "keep";
+  const startSize = options.startSize ?? 1;
   return {
-    name: `elite-window(w=${window},elite=${eliteRatio})`,
+    name: `elite-window(α=${alpha},text=${text})`,
     needs: "matrices",
     layerShared: false,
     score(info, numLayers) {
       const n = info.promptLength;
-      const att = info.attention;
-      if (!att || att.length !== numLayers) {
-        throw new Error(
-          `scorer elite-window: the runtime reported ${att?.length ?? "no"} attention ` +
-            `matrices for ${numLayers} layers`,
+      const roles = airCacheRoles(info, startSize);
+      const visual = roles.visual;
+      return matrices(info, numLayers, "scorer elite-window").map((m) => {
+        const elite = layerElite(m, n, roles, alpha);
+        const everyKey = eliteImportance(m, n, elite, () => true);
+        if (!visual || text === "rank") return Float32Array.from(everyKey);
+        const isVisual = (k: number) => k >= visual.start && k < visual.end;
+        const eliteSet = new Set(elite);
+        const iv = eliteImportance(m, n, elite, (k) => isVisual(k) || eliteSet.has(k));
+        return Float32Array.from(
+          { length: n },
+          (_, k) => isVisual(k) ? iv[k] : TEXT_TIER + everyKey[k],
         );
-      }
-      const start = observationStart(info, window);
-      return att.map((m) => {
-        const sums = new Float64Array(n);
-        for (const q of eliteQueries(m, n, start, eliteRatio)) {
-          for (let k = 0; k <= q; k++) sums[k] += m[q * n + k];
-        }
-        return Float32Array.from(sums);
       });
     },
   };
 }
 
-/** Strength and skewness of one layer's scores over the entries that are not protected. */
+/**
+ * Adjusted Fisher–Pearson skewness n/((n−1)(n−2)) · Σ ((x − μ)/s)³ with s the sample standard
+ * deviation; 0 for fewer than 3 values or no spread.
+ */
+export function sampleSkewness(values: ArrayLike<number>): number {
+  const n = values.length;
+  if (n < 3) return 0;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += values[i];
+  mean /= n;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) m2 += (values[i] - mean) ** 2;
+  const s = Math.sqrt(m2 / (n - 1));
+  if (!(s > 1e-15 * Math.max(1, Math.abs(mean)))) return 0;
+  let cubes = 0;
+  for (let i = 0; i < n; i++) cubes += ((values[i] - mean) / s) ** 3;
+  return (n / ((n - 1) * (n - 2))) * cubes;
+}
+
+/** Strength s_t (the sum) and skewness s_k of one layer's scores at `positions`. */
 export function strengthAndSkewness(
   scores: ArrayLike<number>,
-  isProtected: (position: number) => boolean,
+  positions: readonly number[],
 ): { strength: number; skewness: number } {
-  let all = 0;
-  const free: number[] = [];
-  for (let i = 0; i < scores.length; i++) {
-    all += scores[i];
-    if (!isProtected(i)) free.push(scores[i]);
-  }
-  const mass = free.reduce((s, x) => s + x, 0);
-  const mean = free.length ? mass / free.length : 0;
-  let m2 = 0;
-  let m3 = 0;
-  for (const x of free) {
-    m2 += (x - mean) ** 2;
-    m3 += (x - mean) ** 3;
-  }
-  m2 /= free.length || 1;
-  m3 /= free.length || 1;
-  return {
-    strength: all > 0 ? mass / all : 0,
-    skewness: m2 > 1e-30 ? m3 / m2 ** 1.5 : 0,
+  const values = positions.map((p) => scores[p]);
+  return { strength: values.reduce((s, x) => s + x, 0), skewness: sampleSkewness(values) };
+}
+
+/**
+ * ½ (s'_t + s'_k) per layer, each statistic divided by its mean over the layers (negative
+ * skewness as 0; a statistic that is 0 in every layer counts as 1 everywhere), so the weights
+ * average 1.
+ */
+export function airCacheWeights(
+  strength: readonly number[],
+  skewness: readonly number[],
+): number[] {
+  const normalised = (xs: readonly number[]) => {
+    const pos = xs.map((x) => Math.max(0, x));
+    const mean = pos.reduce((s, x) => s + x, 0) / pos.length;
+    return pos.map((x) => (mean > 0 ? x / mean : 1));
   };
+  const st = normalised(strength);
+  const sk = normalised(skewness);
+  return st.map((s, l) => (s + sk[l]) / 2);
 }
 
 /** What {@link strengthSkewnessAllocation} decided (the `aircache` decision section). */
 export interface AirCacheDecision {
-  /** Per layer, the share of its scores on the entries the selection may drop. */
+  /** How text entries were treated: `"keep"`, `"rank"`, or `"no image"` (every entry ranked). */
+  text: AirCacheText | "no image";
+  /** Per layer, the elite positions. */
+  elite: number[][];
+  /** Per layer, the strength s_t (sum of the scores the statistics run over). */
   strength: number[];
-  /** Per layer, the skewness of those entries' scores. */
+  /** Per layer, the skewness s_k of those scores. */
   skewness: number[];
-  /** Per layer, the weight S / (1 + max(0, G)) its budget share is proportional to. */
+  /** Per layer, ½ (s'_t + s'_k): its budget relative to the mean layer. */
   weight: number[];
+  /** Entries every layer keeps whatever the scores: text (under `"keep"`) and protected. */
+  fixed: number;
+  /** Per layer, the candidates kept beyond the fixed entries (the visual ones under "keep"). */
+  candidatesKept: number[];
+  /** Share of the candidates kept over all layers (the paper's r under `"keep"`). */
+  candidateRatio: number;
+  /** True when the budget was below the fixed entries, so text itself was trimmed. */
+  textTrimmed: boolean;
 }
 
-/** AirCache's layer budget from the strength and skewness of each layer's scores. */
-export function strengthSkewnessAllocation(): Allocation {
+/**
+ * AirCache's layer budget from the strength and skewness of each layer's visual importance.
+ * Under `text: "keep"` its counts are every text entry plus each layer's visual share, so they
+ * mean "all text, then the best visual entries" only with a scorer that ranks text first, as
+ * {@link eliteObservationWindow} does.
+ */
+export function strengthSkewnessAllocation(options: AirCacheOptions = {}): Allocation {
+  const alpha = options.alpha ?? 0.9;
+  const text = options.text ?? "keep";
+  const startSize = options.startSize ?? 1;
   return {
-    name: "strength-skewness",
+    name: `strength-skewness(text=${text})`,
     uniform: false,
     needsScores: true,
-    allocate({ promptLength: n, numLayers, fraction, scores, minKeep, protectedPositions }) {
+    needs: "matrices",
+    allocate(input) {
+      const { promptLength: n, numLayers: layers, fraction, scores, minKeep, prefill } = input;
       if (!scores) throw new Error("allocation strength-skewness: no scores");
-      const guarded = new Set(protectedPositions);
-      const stats = scores.map((s) => strengthAndSkewness(s, (i) => guarded.has(i)));
-      const weight = stats.map(({ strength, skewness }) => strength / (1 + Math.max(0, skewness)));
-      const sum = weight.reduce((s, w) => s + w, 0);
-      const quotas = weight.map((w) =>
-        sum > 0 ? (w / sum) * fraction * n * numLayers : fraction * n
-      );
-      const total = targetTotal(fraction, n, numLayers, minKeep);
+      const roles = airCacheRoles(prefill, startSize);
+      const visual = roles.visual;
+      const guarded = new Set(input.protectedPositions);
+      const keepText = visual !== undefined && text === "keep";
+      const isVisual = (k: number) => visual !== undefined && k >= visual.start && k < visual.end;
+      const all = Array.from({ length: n }, (_, k) => k);
+      const fixed = all.filter((k) => guarded.has(k) || (keepText && !isVisual(k))).length;
+      // The statistics run over the visual entries (the paper's I_v), else the droppable ones.
+      const measured = visual ? all.filter(isVisual) : all.filter((k) => !guarded.has(k));
+      const stats = scores.map((s) => strengthAndSkewness(s, measured));
+      const weight = airCacheWeights(stats.map((x) => x.strength), stats.map((x) => x.skewness));
+      const total = targetTotal(fraction, n, layers, minKeep);
+      const extra = total - layers * fixed;
+      const free = n - fixed;
+      let kept: Int32Array;
+      let candidatesKept: number[];
+      if (extra >= 0) {
+        const lo = Math.max(0, minKeep - fixed);
+        const counts = apportion(weight.map((w) => (w * extra) / layers), extra, lo, free);
+        candidatesKept = Array.from(counts);
+        kept = counts.map((c) => c + fixed);
+      } else {
+        kept = apportion(new Array(layers).fill(total / layers), total, minKeep, fixed);
+        candidatesKept = new Array(layers).fill(0);
+      }
+      const att = matrices(prefill, layers, "allocation strength-skewness");
       const aircache: AirCacheDecision = {
+        text: visual ? text : "no image",
+        elite: att.map((m) => layerElite(m, n, roles, alpha)),
         strength: stats.map((x) => x.strength),
         skewness: stats.map((x) => x.skewness),
         weight,
+        fixed,
+        candidatesKept,
+        candidateRatio: free > 0 ? Math.max(0, extra) / (layers * free) : 1,
+        textTrimmed: extra < 0,
       };
-      return {
-        kept: apportion(quotas, total, minKeep, n),
-        sections: { aircache: { ...aircache } },
-      };
+      return { kept, sections: { aircache: { ...aircache } } };
     },
   };
 }
@@ -159,31 +338,37 @@ export function strengthSkewnessAllocation(): Allocation {
 /** AirCache. */
 export const airCache = defineMethod({
   name: "aircache",
-  summary: "AirCache: elite observation window scores, budgets from strength and skewness",
-  description: "AirCache for vision-language prompts. The observation window is the text " +
-    "after the image (at most the last `window` positions); per layer, the last prompt token " +
-    "picks the window tokens it attends to most (the elite, a share eliteRatio of the window) " +
-    "and entries are scored by the elite queries' attention only. Layers split the budget " +
-    "r·N·L by S/(1 + max(0, G)), where S is the share of a layer's elite attention on the " +
-    "droppable entries and G the skewness of their scores; within a layer the sink(s) and the " +
-    "last token are kept and the rest ranked by score. Needs the prefill attention matrices. " +
-    "The paper's formulas were not at hand: these are this toolkit's choices fitting its " +
-    "description (see lib/recipes/methods/aircache.ts); decoding is fixed-distance.",
+  summary: "AirCache: elite-window visual importance, budgets from strength and skewness",
+  description: "AirCache for vision-language prompts. The elite are the text tokens after the " +
+    "image that the last token attends to at least α = 0.9 times its strongest text key; a " +
+    "visual entry's importance I_v is the elite queries' mean attention over the visual and " +
+    "elite keys, renormalised. Each layer's strength (Σ I_v) and skewness (adjusted " +
+    "Fisher–Pearson) are divided by their mean over the layers, and layer l's visual budget is " +
+    "½(s'_t + s'_k) times the mean. Text entries are kept whole and the visual entries share " +
+    "the rest of the budget r·N·L (exact totals; below the text share, text is trimmed by the " +
+    "elite's attention and no visual entry is kept); text: rank ranks text and visual entries " +
+    "together. Sink(s) and the last token are always kept. Needs the prefill attention " +
+    "matrices. The paper was read through secondary sources (a paper note restating its " +
+    "equations, a summary, a third-party implementation); head-averaged matrices, the text " +
+    "window, the normalisation and fixed-distance decoding are this toolkit's choices (see " +
+    "lib/recipes/methods/aircache.ts).",
   reference: "Huang et al., AirCache: Activating Inter-modal Relevancy KV Cache Compression " +
-    "for Efficient Large Vision-Language Model Inference, arXiv 2503.23956v1 (ICCV 2025): its " +
-    "elite observation window and strength/skewness layer budget, as described in the abstract",
+    "for Efficient Large Vision-Language Model Inference, arXiv 2503.23956v1 (ICCV 2025): the " +
+    "elite observation window (Eq. (5) threshold), visual importance I_v, strength and " +
+    "skewness layer budget r̂ = ½(s'_t + s'_k)·r, visual-only compression (Table 6), as " +
+    "restated by a public paper note ([Paper Note] AirCache, 2026) and a paper summary",
   compresses: true,
   options: z.object({
     startSize: startSizeOption,
-    window: z.number().int().min(1).default(32)
-      .describe("observation window: the text after the image, at most this many positions"),
-    eliteRatio: z.number().gt(0).max(1).default(0.5)
-      .describe("share of the window the last token keeps as elite queries"),
+    alpha: z.number().gt(0).max(1).default(0.9)
+      .describe("relevancy threshold α: elite text tokens get ≥ α × the last token's top score"),
+    text: z.enum(["keep", "rank"]).default("keep")
+      .describe("keep: text kept whole, visual entries share the rest; rank: one ranking"),
     distance: distanceOption,
   }),
   build: (o) => ({
     scorer: eliteObservationWindow(o),
-    allocation: strengthSkewnessAllocation(),
+    allocation: strengthSkewnessAllocation(o),
     selection: prefixSelection(o.startSize),
     decode: fixedDistance(o.distance),
   }),

@@ -1,24 +1,51 @@
 /**
- * `vl-cache`: VL-Cache (Tu et al., arXiv 2410.23317v1, ICLR 2025), the sparsity-aware
- * layer budget and the modality-aware post-vision scoring, with their two parts:
+ * `vl-cache`: VL-Cache (Tu et al., arXiv 2410.23317v1, ICLR 2025), the sparsity-aware layer
+ * budget and the modality-aware post-vision scoring.
  *
- * - {@link postVisionAttention} scores each entry by the attention that the *post-vision*
- *   queries (the language tokens after the last image token) pay it, summed over those queries:
- *   the paper's modality-aware token scoring ("Post-vision Attention", Fig. 4).
- * - {@link sparsityAllocation} measures each layer's sparsity γ_l on the same post-vision rows —
- *   the share of causal entries below τ = 1 % of their row's maximum — and gives layer l a share
- *   of the total budget proportional to its density 1 − γ_l: the paper's layer-adaptive
- *   sparsity-aware budget allocation.
+ * **Sources.** The paper's text itself could not be read from here (only the abstract and the
+ * start of §1 of its arXiv HTML). Its rules below are taken from two secondary sources, which
+ * cite its equations: the written specification of the `vl_cache_reimpl` baseline in
+ * arupcsedu/MosaicKV (`mosaickv/docs/baselines/vl_cache_spec.md`, with its implementation
+ * `src/mosaickv/baselines/vl_cache.py`; a re-implementation, not the authors' code) and a
+ * structured summary of the paper that names Eq. (1)–(2), §3.1, §3.2 and Algorithm 1. Neither
+ * is the paper; where they disagree on a section number (the specification puts the
+ * post-vision score in §3.2, its code in §4.2) both are named.
  *
- * Choices where this toolkit differs or the paper text was not at hand (the arXiv HTML could not
- * be read from here beyond its abstract; the threshold and the density-proportional split follow
- * the public re-implementation in EffiVLM-Bench's `VlCacheKVCluster`): sparsity is measured on
- * the head-averaged matrices the runtime reports (one value per layer, not per head); per-layer
- * counts are clamped to [protected entries, N] and the remainder redistributed so the total is
- * exactly round(r·N·L) (the re-implementation clamps to [0.01·N, N] without redistributing);
- * the sink(s) and the last prompt token are protected and the rest is top-k by post-vision score
- * (no separate recent window); without an image every query counts as post-vision; decoding uses
- * the paper's fixed-distance eviction so the cache stays at the budget like every other recipe.
+ * **What the paper specifies, as those sources give it, and what this file does:**
+ *
+ * - Post-vision queries P: the language positions after the last image token (§3.2). Here
+ *   {@link postVisionStart}.
+ * - Eq. (1), ThresholdFilter(A, p): an entry counts when it is at least p = 1 % of its row's
+ *   maximum; Eq. (2) and Algorithm 1: a layer's sparsity γ_l is the share of the post-vision
+ *   rows' causal entries that the filter zeroes, measured per head and averaged over heads;
+ *   density d_l = 1 − γ_l. Here {@link layerSparsity}.
+ * - Algorithm 1's layer budget: β_l = clip(d_l / Σ_j d_j · α·L, 0.01, 1), α the kept fraction.
+ *   Here {@link sparsityAllocation}: quotas β_l·N, clipped to [max(protected, ⌈0.01·N⌉), N].
+ * - Modality-aware score (§3.2 / §4.2): s_j = Σ_{q ∈ P} A_qj over all causal keys j, visual
+ *   and language alike (not only post-vision keys). Here {@link postVisionAttention}.
+ * - Recent window (§5): the most recent tokens, 10 % of the layer's budget, are kept. The
+ *   specification notes that §5 may mean this for the baselines only; this file follows its
+ *   reading for every method, as the option `recentRatio` (0 turns it off).
+ *
+ * **Approximation forced by the runtime.** The runtime reports head-averaged attention only
+ * (`needs: "matrices"` gives one `[N, N]` matrix per layer; no per-head option exists), so γ_l
+ * is the sparsity *of the head-averaged matrix*, not the mean of the heads' sparsities. The two
+ * differ: an entry that one head attends to and another ignores is dense after averaging, so
+ * head averaging typically gives lower γ_l (two heads with disjoint halves of a row have
+ * γ = 0.5 each, their average γ = 0; `tests/recipes/vl_cache_test.ts`). Only the ratios
+ * d_l / Σ d enter the budget, so a uniform drop in γ changes little; layers whose heads
+ * specialise on different keys look denser than they are and get more budget than the paper
+ * would give them. Scores are head-averaged too, and a layer keeps one set of positions for
+ * all its KV heads (the specification ranks per KV head).
+ *
+ * **Open in the paper; this toolkit's choices.** Integer counts: the clipped β_l·N are
+ * apportioned so the layers keep exactly round(r·N·L) (the specification also apportions;
+ * ties to the lower layer). The sink(s) (`startSize`, default 1) and the last prompt token are
+ * always kept; the recent window is ⌊recentRatio · K_l⌋, at least the last token. Without an
+ * image every query counts as post-vision (the specification refuses such prompts; here the
+ * recipe then degrades to sparsity-aware full-prompt attention). The paper compresses once,
+ * after prefill; decoding here uses fixed-distance eviction so the cache stays at the budget
+ * like every other recipe.
  *
  * @module
  */
@@ -29,8 +56,11 @@ import { fixedDistance } from "../decode/fixed_distance.ts";
 import { defineMethod } from "../method.ts";
 import { distanceOption, startSizeOption } from "../options.ts";
 import { apportion } from "../ranking.ts";
-import type { Allocation, Scorer } from "../recipe.ts";
-import { prefixSelection } from "../selection/prefix.ts";
+import type { Allocation, Scorer, Selection } from "../recipe.ts";
+import { topKSelection } from "../selection/top_k.ts";
+
+/** Algorithm 1's lower clip of a layer's kept ratio β_l. */
+export const VL_CACHE_MIN_RATIO = 0.01;
 
 /** First post-vision query: the position after the image (0 without one), at most N − 1. */
 export function postVisionStart(info: PrefillInfo): number {
@@ -52,7 +82,7 @@ function matrices(info: PrefillInfo, numLayers: number, who: string): Float32Arr
   return att;
 }
 
-/** VL-Cache's modality-aware scores: attention summed over the post-vision queries. */
+/** VL-Cache's modality-aware scores: attention summed over the post-vision queries (§3.2). */
 export function postVisionAttention(): Scorer {
   return {
     name: "post-vision-attention",
@@ -73,8 +103,8 @@ export function postVisionAttention(): Scorer {
 }
 
 /**
- * Sparsity γ of one `[n, n]` attention matrix over the query rows `[from, n)`: the share of
- * causal entries (k ≤ q) below `threshold` times their row's maximum.
+ * Sparsity γ of one `[n, n]` attention matrix over the query rows `[from, n)` (Eq. (1)–(2)):
+ * the share of causal entries (k ≤ q) below `threshold` times their row's maximum.
  */
 export function layerSparsity(
   matrix: ArrayLike<number>,
@@ -93,17 +123,36 @@ export function layerSparsity(
   return total === 0 ? 0 : 1 - dense / total;
 }
 
+/**
+ * Algorithm 1's kept ratio per layer: β_l = clip(d_l / Σ d · α·L, `min`, 1) for densities
+ * d_l = 1 − γ_l and kept fraction α; uniform (β_l = α) when every layer is fully sparse.
+ */
+export function layerRatios(sparsity: readonly number[], fraction: number, min: number): number[] {
+  const density = sparsity.map((g) => 1 - g);
+  const sum = density.reduce((s, d) => s + d, 0);
+  const layers = sparsity.length;
+  return density.map((d) => {
+    const beta = sum > 0 ? (d / sum) * fraction * layers : fraction;
+    return Math.min(1, Math.max(min, beta));
+  });
+}
+
 /** What {@link sparsityAllocation} decided (the `vlCache` decision section). */
 export interface VlCacheDecision {
   /** First post-vision query row. */
   postVisionStart: number;
-  /** Relative threshold τ (share of the row maximum). */
+  /** Relative threshold p of Eq. (1) (share of the row maximum). */
   threshold: number;
-  /** Sparsity γ_l per layer. */
+  /** Sparsity γ_l per layer (of the head-averaged matrix). */
   sparsity: number[];
+  /** Algorithm 1's clipped kept ratio β_l per layer, before integer apportionment. */
+  ratios: number[];
 }
 
-/** VL-Cache's layer budget: shares of r·N·L proportional to each layer's density 1 − γ_l. */
+/**
+ * VL-Cache's layer budget (Algorithm 1): each layer's share of r·N·L follows its post-vision
+ * density, clipped to [1 %, 100 %] of N; integer counts sum exactly to round(r·N·L).
+ */
 export function sparsityAllocation(threshold = 0.01): Allocation {
   return {
     name: `sparsity(τ=${threshold})`,
@@ -114,16 +163,34 @@ export function sparsityAllocation(threshold = 0.01): Allocation {
       const from = postVisionStart(prefill);
       const att = matrices(prefill, numLayers, "allocation sparsity");
       const sparsity = att.map((m) => layerSparsity(m, n, from, threshold));
-      const density = sparsity.map((g) => 1 - g);
-      const sum = density.reduce((s, d) => s + d, 0);
-      const quotas = density.map((d) =>
-        sum > 0 ? (d / sum) * fraction * n * numLayers : fraction * n
-      );
+      const ratios = layerRatios(sparsity, fraction, VL_CACHE_MIN_RATIO);
       const total = targetTotal(fraction, n, numLayers, minKeep);
-      const vlCache: VlCacheDecision = { postVisionStart: from, threshold, sparsity };
-      return { kept: apportion(quotas, total, minKeep, n), sections: { vlCache: { ...vlCache } } };
+      // The 1 % clip as a lower bound, unless the budget itself is below it (then every layer
+      // keeps at least what the selection protects and the mean is the budget).
+      const lo = Math.max(
+        minKeep,
+        Math.min(Math.ceil(VL_CACHE_MIN_RATIO * n), Math.floor(total / numLayers)),
+      );
+      const vlCache: VlCacheDecision = { postVisionStart: from, threshold, sparsity, ratios };
+      return {
+        kept: apportion(ratios.map((b) => b * n), total, lo, n),
+        sections: { vlCache: { ...vlCache } },
+      };
     },
   };
+}
+
+/**
+ * VL-Cache's selection: the sink(s), the most recent ⌊recentRatio · K⌋ entries (at least the
+ * last prompt token) and the top post-vision scores between them.
+ */
+export function vlCacheSelection(startSize = 1, recentRatio = 0.1): Selection {
+  return topKSelection({
+    name: `sink+recent+top(s=${startSize},recent=${recentRatio})`,
+    sink: startSize,
+    recent: (count) => Math.max(1, Math.floor(recentRatio * count)),
+    minKeep: () => startSize + 1,
+  });
 }
 
 /** VL-Cache. */
@@ -131,29 +198,34 @@ export const vlCache = defineMethod({
   name: "vl-cache",
   summary: "VL-Cache: layer budgets from post-vision sparsity, post-vision attention scores",
   description: "VL-Cache for vision-language prompts. The queries after the image (the " +
-    "question's tokens) decide everything: each layer's sparsity γ_l is the share of their " +
-    "causal attention entries below 1% of the row maximum, and the layers split the budget " +
-    "r·N·L in proportion to their density 1 − γ_l (dense layers keep more); within a layer " +
-    "the sink(s) and the last token are kept and the rest ranked by the attention the " +
-    "post-vision queries pay them. Needs the prefill attention matrices. Choices of this " +
-    "toolkit: head-averaged sparsity, counts clamped to [protected, N] with the exact total " +
-    "kept, no recent window, every query counts when there is no image, and fixed-distance " +
-    "decoding so the cache stays at the budget.",
+    "question's tokens) decide everything. Each layer's sparsity γ_l is the share of their " +
+    "causal attention entries below p = 1% of the row maximum (Eq. (1)–(2)); Algorithm 1 " +
+    "gives layer l the kept ratio β_l = clip((1 − γ_l)/Σ(1 − γ)·r·L, 0.01, 1), and the counts " +
+    "are apportioned so the layers keep exactly r·N·L. Within a layer the sink(s), a recent " +
+    "window of 10% of its count (§5) and the entries with the most attention from the " +
+    "post-vision queries (§3.2; visual and text keys alike) are kept. Needs the prefill " +
+    "attention matrices. The paper was read through secondary sources (MosaicKV's VL-Cache " +
+    "specification and a paper summary); approximations and choices of this toolkit: " +
+    "sparsity of the head-averaged matrix (the runtime has no per-head matrices; this lowers " +
+    "γ_l), one set of positions per layer, sinks protected, every query post-vision when " +
+    "there is no image, and fixed-distance decoding so the cache stays at the budget.",
   reference: "Tu et al., VL-Cache: Sparsity and Modality-Aware KV Cache Compression for " +
-    "Vision-Language Model Inference Acceleration, arXiv 2410.23317v1 (ICLR 2025): its " +
-    "layer-adaptive sparsity-aware budget allocation and modality-aware (post-vision) token " +
-    "scoring",
+    "Vision-Language Model Inference Acceleration, arXiv 2410.23317v1 (ICLR 2025): Eq. (1)–(2) " +
+    "and Algorithm 1 (sparsity-aware layer budget), §3.2 (post-vision attention score), §5 " +
+    "(recent window), as cited by arupcsedu/MosaicKV's vl_cache_spec.md",
   compresses: true,
   options: z.object({
     startSize: startSizeOption,
     threshold: z.number().gt(0).lt(1).default(0.01)
-      .describe("sparsity threshold τ: entries below τ × their row's maximum count as sparse"),
+      .describe("Eq. (1)'s p: entries below p × their row's maximum count as sparse"),
+    recentRatio: z.number().min(0).lt(1).default(0.1)
+      .describe("recent window as a share of each layer's count (§5: 0.1; 0 = last token only)"),
     distance: distanceOption,
   }),
   build: (o) => ({
     scorer: postVisionAttention(),
     allocation: sparsityAllocation(o.threshold),
-    selection: prefixSelection(o.startSize),
+    selection: vlCacheSelection(o.startSize, o.recentRatio),
     decode: fixedDistance(o.distance),
   }),
 });
