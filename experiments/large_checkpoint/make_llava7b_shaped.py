@@ -20,7 +20,7 @@ from safetensors.numpy import save_file
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUNDLED = os.path.join(ROOT, "experiments", "tiny-llava", "checkpoint")
-SHARD_BYTES = 4 * 2**30
+SHARD_BYTES = 2 * 2**30
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
     Dv, Iv, Lv, P = 1024, 4096, 24, 14
     positions = (336 // P) ** 2 + 1
 
-    def rand(*shape):
+    def rand(shape):
         return (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16)
 
     def ones(n):
@@ -42,58 +42,67 @@ def main():
     def zeros(n):
         return np.zeros(n, dtype=np.float16)
 
-    tensors = {}
+    # Names and shapes first; each shard's values are drawn only when it is written, so the
+    # script holds one shard (at most SHARD_BYTES) in memory, not the whole 14 GB.
+    shapes = {}
     t = "language_model.model."
-    tensors[f"{t}embed_tokens.weight"] = rand(V, D)
+    shapes[f"{t}embed_tokens.weight"] = ("rand", (V, D))
     for l in range(L):
         p = f"{t}layers.{l}."
         for name, shape in [("self_attn.q_proj", (D, D)), ("self_attn.k_proj", (D, D)),
                             ("self_attn.v_proj", (D, D)), ("self_attn.o_proj", (D, D)),
                             ("mlp.gate_proj", (I, D)), ("mlp.up_proj", (I, D)),
                             ("mlp.down_proj", (D, I))]:
-            tensors[f"{p}{name}.weight"] = rand(*shape)
-        tensors[f"{p}input_layernorm.weight"] = ones(D)
-        tensors[f"{p}post_attention_layernorm.weight"] = ones(D)
-    tensors[f"{t}norm.weight"] = ones(D)
-    tensors["language_model.lm_head.weight"] = rand(V, D)
+            shapes[f"{p}{name}.weight"] = ("rand", shape)
+        shapes[f"{p}input_layernorm.weight"] = ("ones", (D,))
+        shapes[f"{p}post_attention_layernorm.weight"] = ("ones", (D,))
+    shapes[f"{t}norm.weight"] = ("ones", (D,))
+    shapes["language_model.lm_head.weight"] = ("rand", (V, D))
     v = "vision_tower.vision_model."
-    tensors[f"{v}embeddings.class_embedding"] = rand(Dv)
-    tensors[f"{v}embeddings.patch_embedding.weight"] = rand(Dv, 3, P, P)
-    tensors[f"{v}embeddings.position_embedding.weight"] = rand(positions, Dv)
-    tensors[f"{v}pre_layrnorm.weight"] = ones(Dv)
-    tensors[f"{v}pre_layrnorm.bias"] = zeros(Dv)
+    shapes[f"{v}embeddings.class_embedding"] = ("rand", (Dv,))
+    shapes[f"{v}embeddings.patch_embedding.weight"] = ("rand", (Dv, 3, P, P))
+    shapes[f"{v}embeddings.position_embedding.weight"] = ("rand", (positions, Dv))
+    shapes[f"{v}pre_layrnorm.weight"] = ("ones", (Dv,))
+    shapes[f"{v}pre_layrnorm.bias"] = ("zeros", (Dv,))
     for l in range(Lv):
         p = f"{v}encoder.layers.{l}."
         for proj in ["q_proj", "k_proj", "v_proj", "out_proj"]:
-            tensors[f"{p}self_attn.{proj}.weight"] = rand(Dv, Dv)
-            tensors[f"{p}self_attn.{proj}.bias"] = zeros(Dv)
+            shapes[f"{p}self_attn.{proj}.weight"] = ("rand", (Dv, Dv))
+            shapes[f"{p}self_attn.{proj}.bias"] = ("zeros", (Dv,))
         for ln in ["layer_norm1", "layer_norm2"]:
-            tensors[f"{p}{ln}.weight"] = ones(Dv)
-            tensors[f"{p}{ln}.bias"] = zeros(Dv)
-        tensors[f"{p}mlp.fc1.weight"] = rand(Iv, Dv)
-        tensors[f"{p}mlp.fc1.bias"] = zeros(Iv)
-        tensors[f"{p}mlp.fc2.weight"] = rand(Dv, Iv)
-        tensors[f"{p}mlp.fc2.bias"] = zeros(Dv)
-    tensors["multi_modal_projector.linear_1.weight"] = rand(D, Dv)
-    tensors["multi_modal_projector.linear_1.bias"] = zeros(D)
-    tensors["multi_modal_projector.linear_2.weight"] = rand(D, D)
-    tensors["multi_modal_projector.linear_2.bias"] = zeros(D)
+            shapes[f"{p}{ln}.weight"] = ("ones", (Dv,))
+            shapes[f"{p}{ln}.bias"] = ("zeros", (Dv,))
+        shapes[f"{p}mlp.fc1.weight"] = ("rand", (Iv, Dv))
+        shapes[f"{p}mlp.fc1.bias"] = ("zeros", (Iv,))
+        shapes[f"{p}mlp.fc2.weight"] = ("rand", (Dv, Iv))
+        shapes[f"{p}mlp.fc2.bias"] = ("zeros", (Dv,))
+    shapes["multi_modal_projector.linear_1.weight"] = ("rand", (D, Dv))
+    shapes["multi_modal_projector.linear_1.bias"] = ("zeros", (D,))
+    shapes["multi_modal_projector.linear_2.weight"] = ("rand", (D, D))
+    shapes["multi_modal_projector.linear_2.bias"] = ("zeros", (D,))
+    make = {"rand": rand, "ones": lambda s: ones(s[0]), "zeros": lambda s: zeros(s[0])}
+
+    def nbytes(name):
+        return 2 * int(np.prod(shapes[name][1]))
 
     os.makedirs(args.out, exist_ok=True)
-    shards, cur, size = [], {}, 0
-    for name in sorted(tensors):
-        if cur and size + tensors[name].nbytes > SHARD_BYTES:
+    shards, cur, size = [], [], 0
+    for name in sorted(shapes):
+        if cur and size + nbytes(name) > SHARD_BYTES:
             shards.append(cur)
-            cur, size = {}, 0
-        cur[name] = tensors[name]
-        size += tensors[name].nbytes
+            cur, size = [], 0
+        cur.append(name)
+        size += nbytes(name)
     shards.append(cur)
     weight_map = {}
-    for i, shard in enumerate(shards):
+    for i, names in enumerate(shards):
         fname = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        shard = {name: make[shapes[name][0]](shapes[name][1]) for name in names}
         save_file(shard, os.path.join(args.out, fname), metadata={"format": "pt"})
-        weight_map.update({name: fname for name in shard})
-    total = sum(x.nbytes for x in tensors.values())
+        del shard
+        weight_map.update({name: fname for name in names})
+        print(f"{fname}: {len(names)} tensors", flush=True)
+    total = sum(nbytes(name) for name in shapes)
     with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f)
     config = {
@@ -117,7 +126,7 @@ def main():
                    "crop_size": {"height": 336, "width": 336}, "resample": 3}, f, indent=2)
     for name in ["tokenizer.json", "tokenizer_config.json"]:
         shutil.copy(os.path.join(BUNDLED, name), os.path.join(args.out, name))
-    print(f"{args.out}: {len(tensors)} tensors, {total / 2**30:.2f} GiB f16 in {len(shards)} shards")
+    print(f"{args.out}: {len(shapes)} tensors, {total / 2**30:.2f} GiB f16 in {len(shards)} shards")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CheckpointError, fileProblem } from "../errors.ts";
+import { toFloat16 } from "./float16.ts";
 import { checkShape, type TensorDtype, type TensorInfo, type TensorStore } from "./tensor_store.ts";
 
 /** Bytes per element of every dtype this reader accepts. */
@@ -108,6 +109,18 @@ export class SafetensorsFile implements TensorStore {
       );
     }
     return toFloat32(e.dtype, this.readBytes(name));
+  }
+
+  /**
+   * Reads a floating-point tensor as float16: F16 as stored (no float32 copy), other float
+   * types through one float32 copy, rounded to nearest (BF16 → float32 is exact, so BF16 is
+   * rounded once); a value beyond float16's range is an error naming the tensor and the file.
+   */
+  getF16(name: string, expectedShape?: readonly number[]): Float16Array {
+    const e = this.#entry(name);
+    checkShape(name, this.path, e.shape, expectedShape);
+    if (e.dtype === "F16") return new Float16Array(this.readBytes(name).buffer as ArrayBuffer);
+    return toFloat16(this.getF32(name), `${this.path}: tensor ${name} (${e.dtype})`);
   }
 
   /** Releases open files. */
@@ -323,6 +336,14 @@ export class CompositeTensorStore implements TensorStore {
     const o = this.#owner.get(name);
     if (!o) throw new CheckpointError(`tensor ${name} is missing from the checkpoint`);
     return o.store.getF32(o.inner, expectedShape);
+  }
+
+  /** Reads a floating-point tensor as float16 (see {@link SafetensorsFile.getF16}). */
+  getF16(name: string, expectedShape?: readonly number[]): Float16Array {
+    const o = this.#owner.get(name);
+    if (!o) throw new CheckpointError(`tensor ${name} is missing from the checkpoint`);
+    if (o.store.getF16) return o.store.getF16(o.inner, expectedShape);
+    return toFloat16(o.store.getF32(o.inner, expectedShape), `tensor ${name}`);
   }
 
   /** Releases open files. */

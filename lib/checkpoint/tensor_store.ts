@@ -29,6 +29,12 @@ export interface TensorStore {
    * when it is absent, or when `expectedShape` is given and differs.
    */
   getF32(name: string, expectedShape?: readonly number[]): Float32Array;
+  /**
+   * Reads a floating-point tensor as float16 (optional; stores without it are read as float32
+   * and rounded): F16 as stored, other float types rounded to nearest; a finite value beyond
+   * float16's range is an error naming the tensor. Same checks as {@link TensorStore.getF32}.
+   */
+  getF16?(name: string, expectedShape?: readonly number[]): Float16Array;
   /** Releases open files. */
   close(): void;
 }

@@ -15,7 +15,7 @@
 import type { ClipVisionSpec, ProjectorSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
 import { GraphBuilder } from "./onnx_builder.ts";
-import { geluExact, layerNorm, linear, quickGelu } from "./layers.ts";
+import { geluExact, layerNorm, lazyTensor, linear, quickGelu } from "./layers.ts";
 
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
 export const CLIP_GRAPH_VERSION = 1;
@@ -39,11 +39,21 @@ export function clipFeatureRows(vision: ClipVisionSpec): number {
   return vision.selectStrategy === "default" ? patches : patches + 1;
 }
 
+/** Options of {@link buildClipGraph}. */
+export interface ClipGraphOptions {
+  /**
+   * `"float32"` (default), or `"float16"`: weights written in half precision straight from the
+   * checkpoint and activations in half precision (see `half_precision.ts`).
+   */
+  precision?: "float32" | "float16";
+}
+
 /** Builds the vision tower + projector graph. */
 export function buildClipGraph(
   vision: ClipVisionSpec,
   projector: ProjectorSpec,
   tensors: TensorStore,
+  options: ClipGraphOptions = {},
 ): GraphBuilder {
   const D = vision.hiddenSize;
   const H = vision.numHeads;
@@ -67,9 +77,10 @@ export function buildClipGraph(
   const tokens = patches + 1;
   const layersUsed = selectedHiddenState(vision);
   const pre = vision.prefix;
-  const get = (name: string, shape: number[]) => tensors.getF32(name, shape);
+  const precision = options.precision ?? "float32";
+  const get = (name: string, shape: number[]) => lazyTensor(tensors, name, shape, precision);
 
-  const g = new GraphBuilder("clip-projector");
+  const g = new GraphBuilder("clip-projector", { floatWeights: precision });
   const pixels = g.input("pixel_values", "float32", [1, C, S, S]);
   const patchW = g.weight(
     "patch_embedding",

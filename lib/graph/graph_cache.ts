@@ -133,9 +133,12 @@ export interface CachedGraph {
   modelPath: string;
   /** True when the entry already existed and nothing was built. */
   cached: boolean;
-  /** Milliseconds spent building the graph in memory (0 on a hit). */
+  /** Milliseconds spent building the graph's structure (0 on a hit). */
   buildMs: number;
-  /** Milliseconds spent writing the files (0 on a hit). */
+  /**
+   * Milliseconds spent writing the files (0 on a hit), which includes reading, fusing and
+   * quantizing or rounding the weights: they are made one by one as they are written.
+   */
   writeMs: number;
   /** The full cache key. */
   key: string;

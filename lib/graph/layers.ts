@@ -6,7 +6,30 @@
  *
  * @module
  */
+import type { TensorStore } from "../checkpoint/tensor_store.ts";
 import { float, type GraphBuilder } from "./onnx_builder.ts";
+
+/**
+ * The checkpoint tensor `name` as initializer parts made on demand (one part): read when the
+ * graph is written, so a builder never holds every weight at once. With `dtype` `"float16"` the
+ * part is read as float16 where the store can (an F16 tensor without a float32 copy). A missing
+ * tensor or a wrong shape is an error now, at build time.
+ */
+export function lazyTensor(
+  tensors: TensorStore,
+  name: string,
+  shape: readonly number[],
+  dtype: "float32" | "float16" = "float32",
+): [() => Float32Array | Float16Array] {
+  const info = tensors.info(name);
+  const fits = info && info.shape.length === shape.length &&
+    info.shape.every((d, i) => d === shape[i]);
+  // Read now only to raise the store's own error (naming the file) for a missing or misfit tensor.
+  if (!fits) tensors.getF32(name, shape);
+  if (!fits) throw new Error(`tensor ${name}: expected shape [${shape}], found [${info?.shape}]`);
+  if (dtype === "float16" && tensors.getF16) return [() => tensors.getF16!(name, shape)];
+  return [() => tensors.getF32(name, shape)];
+}
 
 /** `x · Wᵀ (+ b)` for `x [n, in]` and a weight stored `[out, in]`. */
 export function linear(g: GraphBuilder, x: string, weight: string, bias?: string): string {

@@ -38,9 +38,9 @@
 import { ropeInverseFrequencies } from "../checkpoint/rope.ts";
 import type { LlamaSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
-import { GraphBuilder } from "./onnx_builder.ts";
+import { GraphBuilder, type TensorData } from "./onnx_builder.ts";
 import type { WeightFormat } from "../checkpoint/quantize.ts";
-import { rmsNorm, silu } from "./layers.ts";
+import { lazyTensor, rmsNorm, silu } from "./layers.ts";
 import { projection } from "./projection.ts";
 
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
@@ -57,6 +57,12 @@ export interface LlamaGraphOptions {
   logits?: "all" | "last";
   /** How projection weights are held (default `"f32"`; int8 / int4: `MatMulNBits`). */
   weights?: WeightFormat;
+  /**
+   * `"float32"` (default), or `"float16"`: weights written in half precision straight from the
+   * checkpoint (one tensor at a time) and activations in half precision (see
+   * `half_precision.ts`), for devices that compute in half precision.
+   */
+  precision?: "float32" | "float16";
 }
 
 /**
@@ -109,7 +115,9 @@ export function buildLlamaGraph(
   const attention = options.attention ?? "none";
   const lastOnly = options.logits === "last";
   const D = spec.hiddenSize;
-  const g = new GraphBuilder(`llama-${attention}-${lastOnly ? "last" : "all"}`);
+  const g = new GraphBuilder(`llama-${attention}-${lastOnly ? "last" : "all"}`, {
+    floatWeights: options.precision ?? "float32",
+  });
   const embeds = g.input("inputs_embeds", "float32", ["B", "T", D]);
   const positionIds = g.input("position_ids", "int64", ["B", "T"]);
   const m = decoderContext(g, spec, tensors, attention, embeds, positionIds);
@@ -120,8 +128,14 @@ export function buildLlamaGraph(
   if (lastOnly) h = lastRows(m, h);
   const normed = norm(m, h, "final_norm", `${spec.prefix}norm.weight`);
   const V = spec.vocabSize;
-  const lmHead = tensors.getF32(spec.lmHead, [V, D]);
-  const headOut = projection(g, normed, "lm_head", [V, D], lmHead, m.weights);
+  const headOut = projection(
+    g,
+    normed,
+    "lm_head",
+    [V, D],
+    [read(m, spec.lmHead, [V, D])],
+    m.weights,
+  );
   const logits = g.op("Reshape", [headOut, shapeOf(g, [m.B1, -1, V])], {}, {
     outputs: ["logits"],
   });
@@ -194,7 +208,7 @@ function norm(m: Decoder, x: string, graphName: string, name: string): string {
   return rmsNorm(
     m.g,
     x,
-    m.g.weight(graphName, [D], m.tensors.getF32(name, [D])),
+    m.g.weight(graphName, [D], [read(m, name, [D])]),
     m.spec.rmsNormEps,
   );
 }
@@ -237,11 +251,7 @@ function attention(m: Decoder, l: number, x: string): string {
     x,
     `layer${l}.qkv`,
     [(H + 2 * kvH) * hd, D],
-    concatRows([
-      m.tensors.getF32(w.q, [H * hd, D]),
-      m.tensors.getF32(w.k, [kvH * hd, D]),
-      m.tensors.getF32(w.v, [kvH * hd, D]),
-    ]),
+    [read(m, w.q, [H * hd, D]), read(m, w.k, [kvH * hd, D]), read(m, w.v, [kvH * hd, D])],
     m.weights,
   );
   const split = g.constI64([H * hd, kvH * hd, kvH * hd]);
@@ -297,8 +307,7 @@ function attention(m: Decoder, l: number, x: string): string {
     }),
     g.constI64([-1, H * hd]),
   ]);
-  const o = m.tensors.getF32(w.o, [D, H * hd]);
-  return projection(g, ctx, `layer${l}.o`, [D, H * hd], o, m.weights);
+  return projection(g, ctx, `layer${l}.o`, [D, H * hd], [read(m, w.o, [D, H * hd])], m.weights);
 }
 
 /**
@@ -344,7 +353,7 @@ function attentionSummaries(m: Decoder, l: number, probs: string): void {
 
 /** The SwiGLU MLP of layer `l`: `down(silu(gate(x)) · up(x))`, gate and up as one Gemm. */
 function mlp(m: Decoder, l: number, x: string): string {
-  const { g, spec, tensors } = m;
+  const { g, spec } = m;
   const { hiddenSize: D, intermediateSize: I } = spec;
   const w = llamaLayerWeights(spec, l);
   const gateUp = projection(
@@ -352,11 +361,11 @@ function mlp(m: Decoder, l: number, x: string): string {
     x,
     `layer${l}.gate_up`,
     [2 * I, D],
-    concatRows([tensors.getF32(w.gate, [I, D]), tensors.getF32(w.up, [I, D])]),
+    [read(m, w.gate, [I, D]), read(m, w.up, [I, D])],
     m.weights,
   );
   const [gate, up] = g.ops("Split", [gateUp, g.constI64([I, I])], { axis: 1 }, { count: 2 });
-  const down = tensors.getF32(w.down, [D, I]);
+  const down = [read(m, w.down, [D, I])];
   return projection(g, g.op("Mul", [silu(g, gate), up]), `layer${l}.down`, [D, I], down, m.weights);
 }
 
@@ -385,12 +394,12 @@ function checkSpec(spec: LlamaSpec): void {
   }
 }
 
-function concatRows(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+/**
+ * The checkpoint tensor `name` as a part made on demand: read (and its shape checked) when the
+ * graph is written, so the builder never holds every weight at once.
+ */
+function read(m: Decoder, name: string, shape: readonly number[]): () => TensorData {
+  // Quantized projections are made from float32 values; float16 weights are read as float16.
+  const half = m.g.floatWeights === "float16" && m.weights === "f32";
+  return lazyTensor(m.tensors, name, shape, half ? "float16" : "float32")[0];
 }

@@ -14,13 +14,15 @@ export {
   floats,
   FloatsAttr,
   GraphBuilder,
+  type GraphOptions,
   type OpOptions,
   type SavedModel,
   type SaveOptions,
   type TensorData,
+  type TensorParts,
 } from "./onnx_builder.ts";
 export { type AttentionOutputs, buildLlamaGraph, type LlamaGraphOptions } from "./llama_graph.ts";
-export { buildClipGraph } from "./clip_graph.ts";
+export { buildClipGraph, type ClipGraphOptions } from "./clip_graph.ts";
 export {
   type CachedGraph,
   checkpointFingerprint,

@@ -9,9 +9,17 @@
  * small whatever the weights weigh. onnxruntime resolves the data file relative to the model
  * path, so a saved model must be loaded from its path, not from bytes.
  *
+ * An initializer's values may be given as *parts made on demand* ({@link TensorParts}): functions
+ * called only when the graph is written, one at a time, whose results are concatenated in order
+ * (row blocks of a fused weight, say). {@link GraphBuilder.save} writes each part to the data
+ * file as soon as it is made and keeps no reference to it, so building and saving the graph of a
+ * checkpoint of many gigabytes holds one checkpoint tensor at a time, not every weight; the
+ * files are byte-identical to those of the same initializers given as arrays.
+ *
  * @module
  */
 import onnxProto from "onnx-proto";
+import { halfPrecisionNodes, PRECISION_METADATA_KEY, toFloat16 } from "./half_precision.ts";
 
 const onnx: typeof onnxProto.onnx = onnxProto.onnx;
 
@@ -21,17 +29,28 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 
 /** Element types used by the builder. */
-export type DType = "float32" | "int64" | "int32" | "bool" | "uint8";
+export type DType = "float32" | "float16" | "int64" | "int32" | "bool" | "uint8";
 
 /** A dimension: a fixed size, a symbolic name (`"T"`), or `null` for unknown. */
 export type Dim = number | string | null;
 
 const DTYPE_CODE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
   uint8: onnx.TensorProto.DataType.UINT8,
+};
+
+/** Bytes per element of each {@link DType}. */
+const DTYPE_BYTES: Record<DType, number> = {
+  float32: 4,
+  float16: 2,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
 };
 
 /** A float attribute (plain numbers are written as integer attributes). */
@@ -61,13 +80,21 @@ export const floats = (value: number[]): FloatsAttr => new FloatsAttr(value);
 export type AttrValue = number | number[] | string | FloatAttr | FloatsAttr;
 
 /** Typed array data accepted for initializers. */
-export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+export type TensorData = Float32Array | Float16Array | BigInt64Array | Int32Array | Uint8Array;
+
+/**
+ * An initializer's values made on demand: each function is called once, when the graph is
+ * written, and the results are concatenated in order (see the module documentation).
+ */
+export type TensorParts = readonly (() => TensorData)[];
 
 interface Initializer {
   name: string;
   dtype: DType;
   dims: number[];
-  data: TensorData;
+  /** Element count, the product of `dims`. */
+  size: number;
+  values: TensorData | TensorParts;
 }
 
 /** Options of {@link GraphBuilder.op}. */
@@ -78,6 +105,16 @@ export interface OpOptions {
   count?: number;
   /** Operator domain (default: the ONNX domain). */
   domain?: string;
+}
+
+/** Options of the {@link GraphBuilder} constructor. */
+export interface GraphOptions {
+  /**
+   * Element type of weights added with {@link GraphBuilder.weight} (default `"float32"`).
+   * `"float16"` also runs the graph in half precision (see `half_precision.ts`): inputs and
+   * outputs stay float32, RoPE angles and squares too.
+   */
+  floatWeights?: "float32" | "float16";
 }
 
 /** Options of {@link GraphBuilder.save}. */
@@ -117,17 +154,23 @@ export class GraphBuilder {
   /**
    * Starts an empty graph.
    * @param name graph name, also the model's doc string
+   * @param options how float weights are held (see {@link GraphOptions})
    */
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, options: GraphOptions = {}) {
+    this.floatWeights = options.floatWeights ?? "float32";
+  }
+
+  /** Element type of the weights added with {@link GraphBuilder.weight}. */
+  readonly floatWeights: "float32" | "float16";
 
   /** Number of nodes added so far. */
   get nodeCount(): number {
     return this.#nodes.length;
   }
 
-  /** Total bytes of all initializers. */
+  /** Total bytes of all initializers (those made on demand included, without making them). */
   get initializerBytes(): number {
-    return this.#inits.reduce((s, t) => s + t.data.byteLength, 0);
+    return this.#inits.reduce((s, t) => s + byteLength(t), 0);
   }
 
   /** A value name starting with `hint` that no value uses yet (claimed when produced). */
@@ -155,21 +198,40 @@ export class GraphBuilder {
     this.#outputs.push(valueInfo(name, dtype, dims));
   }
 
-  /** Adds an initializer (the data is referenced, not copied) and returns its name. */
-  initializer(name: string, dtype: DType, dims: readonly number[], data: TensorData): string {
+  /**
+   * Adds an initializer and returns its name. `values` is referenced, not copied; parts made on
+   * demand ({@link TensorParts}) are checked for their element type and count when made.
+   */
+  initializer(
+    name: string,
+    dtype: DType,
+    dims: readonly number[],
+    values: TensorData | TensorParts,
+  ): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== size) {
-      throw new Error(
-        `GraphBuilder: initializer ${name} [${dims}] needs ${size} values, got ${data.length}`,
-      );
-    }
-    this.#inits.push({ name: this.#claim(name), dtype, dims: [...dims], data });
+    if (!Array.isArray(values)) checkValues(name, dtype, size, [values as TensorData]);
+    this.#inits.push({ name: this.#claim(name), dtype, dims: [...dims], size, values });
     return name;
   }
 
-  /** Adds a float32 weight. */
-  weight(name: string, dims: readonly number[], data: Float32Array): string {
-    return this.initializer(name, "float32", dims, data);
+  /**
+   * Adds a float weight (its float32 values, or parts made on demand) in the builder's
+   * {@link GraphBuilder.floatWeights} type: float16 weights are rounded from float32 one part at
+   * a time (parts already float16 are taken as they are; a value beyond float16's range is an
+   * error naming the weight).
+   */
+  weight(
+    name: string,
+    dims: readonly number[],
+    values: Float32Array | Float16Array | TensorParts,
+  ): string {
+    if (this.floatWeights === "float32") return this.initializer(name, "float32", dims, values);
+    const half = (data: TensorData) =>
+      data instanceof Float32Array ? toFloat16(data, `weight ${name}`) : data;
+    const parts = Array.isArray(values)
+      ? (values as TensorParts).map((make) => () => half(make()))
+      : [() => half(values as TensorData)];
+    return this.initializer(name, "float16", dims, parts);
   }
 
   /** An int64 constant (deduplicated); a scalar when `dims` is `[]`, else 1-D by default. */
@@ -233,16 +295,38 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** Initializers that some node or graph output reads (unused constants are not written). */
-  #usedInits(): Initializer[] {
+  /**
+   * The nodes to write and the initializers they read (unused constants are not written). With
+   * float16 weights the nodes run in half precision ({@link halfPrecisionNodes}) and each float32
+   * initializer that half-precision nodes read gets a float16 copy, made when written.
+   */
+  #prepared(): { nodes: InstanceType<typeof onnx.NodeProto>[]; inits: Initializer[] } {
+    let nodes = this.#nodes;
+    let inits = this.#inits;
+    if (this.floatWeights === "float16") {
+      const half = halfPrecisionNodes({
+        nodes,
+        inputs: this.#inputs,
+        outputs: this.#outputs,
+        initializerTypes: new Map(this.#inits.map((t) => [t.name, DTYPE_CODE[t.dtype]])),
+      });
+      nodes = half.nodes;
+      inits = this.#inits.flatMap((t) => {
+        const copy = half.halfCopies.get(t.name);
+        if (!copy) return [t];
+        const values = [() => toFloat16(wholeValues(t) as Float32Array, `initializer ${t.name}`)];
+        return [t, { ...t, name: copy, dtype: "float16" as const, values }];
+      });
+    }
     const used = new Set<string>(this.#outputs.map((o) => o.name));
-    for (const n of this.#nodes) for (const i of n.input) used.add(i);
-    return this.#inits.filter((t) => used.has(t.name));
+    for (const n of nodes) for (const i of n.input) used.add(i);
+    return { nodes, inits: inits.filter((t) => used.has(t.name)) };
   }
 
-  /** The model with every initializer inline (raw data), as a protobuf message. */
+  /** The model with every initializer inline (raw data; parts are made), as a protobuf message. */
   toModelProto(): InstanceType<typeof onnxProto.onnx.ModelProto> {
-    return this.#model(this.#usedInits().map((t) => inlineTensor(t)));
+    const { nodes, inits } = this.#prepared();
+    return this.#model(nodes, inits.map((t) => inlineTensor(t, wholeValues(t))));
   }
 
   /** Serialises the model with every initializer inline; throws past protobuf's 2 GiB limit. */
@@ -265,49 +349,59 @@ export class GraphBuilder {
     const alignment = options.alignment ?? 4096;
     const dataPath = `${path}.data`;
     const location = dataPath.split(/[\\/]/).pop()!;
+    const { nodes, inits: used } = this.#prepared();
     const tensors: InstanceType<typeof onnx.TensorProto>[] = [];
-    const external: { data: TensorData; offset: number }[] = [];
-    let offset = 0;
-    for (const t of this.#usedInits()) {
-      if (t.data.byteLength < threshold) {
-        tensors.push(inlineTensor(t));
-        continue;
-      }
-      offset = Math.ceil(offset / alignment) * alignment;
-      external.push({ data: t.data, offset });
-      tensors.push(onnx.TensorProto.create({
-        name: t.name,
-        dims: t.dims,
-        dataType: DTYPE_CODE[t.dtype],
-        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-        externalData: [
-          { key: "location", value: location },
-          { key: "offset", value: String(offset) },
-          { key: "length", value: String(t.data.byteLength) },
-        ],
-      }));
-      offset += t.data.byteLength;
-    }
+    let file: Deno.FsFile | null = null;
     let dataBytes = 0;
-    if (external.length > 0) {
-      using file = await Deno.open(dataPath, { write: true, create: true, truncate: true });
-      for (const e of external) {
-        if (e.offset > dataBytes) await writeAll(file, new Uint8Array(e.offset - dataBytes));
-        await writeAll(file, bytesOf(e.data));
-        dataBytes = e.offset + e.data.byteLength;
+    try {
+      for (const t of used) {
+        const length = byteLength(t);
+        if (length < threshold) {
+          tensors.push(inlineTensor(t, wholeValues(t)));
+          continue;
+        }
+        file ??= await Deno.open(dataPath, { write: true, create: true, truncate: true });
+        const offset = Math.ceil(dataBytes / alignment) * alignment;
+        if (offset > dataBytes) await writeAll(file, new Uint8Array(offset - dataBytes));
+        // One part at a time: each is written and dropped before the next is made.
+        const parts = Array.isArray(t.values) ? t.values as TensorParts : null;
+        let written = 0;
+        for (let i = 0; i < (parts ? parts.length : 1); i++) {
+          const data = parts ? checkedPart(t, parts[i], written) : t.values as TensorData;
+          await writeAll(file, bytesOf(data));
+          written += data.length;
+        }
+        checkValueCount(t, written);
+        dataBytes = offset + length;
+        tensors.push(onnx.TensorProto.create({
+          name: t.name,
+          dims: t.dims,
+          dataType: DTYPE_CODE[t.dtype],
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: "location", value: location },
+            { key: "offset", value: String(offset) },
+            { key: "length", value: String(length) },
+          ],
+        }));
       }
+    } finally {
+      file?.close();
     }
-    const model = onnx.ModelProto.encode(this.#model(tensors)).finish();
+    const model = onnx.ModelProto.encode(this.#model(nodes, tensors)).finish();
     await Deno.writeFile(path, model);
     return {
       modelPath: path,
-      dataPath: external.length > 0 ? dataPath : null,
+      dataPath: file ? dataPath : null,
       modelBytes: model.byteLength,
       dataBytes,
     };
   }
 
-  #model(initializer: InstanceType<typeof onnx.TensorProto>[]) {
+  #model(
+    node: InstanceType<typeof onnx.NodeProto>[],
+    initializer: InstanceType<typeof onnx.TensorProto>[],
+  ) {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
       // Contrib operator domains (onnxruntime's `com.microsoft`) have version 1.
@@ -317,9 +411,13 @@ export class GraphBuilder {
       ],
       producerName: "prefixkv",
       docString: this.name,
+      // Marks a half-precision graph, so that it is not converted again at load.
+      metadataProps: this.floatWeights === "float16"
+        ? [{ key: PRECISION_METADATA_KEY, value: "float16" }]
+        : [],
       graph: onnx.GraphProto.create({
         name: this.name,
-        node: this.#nodes,
+        node,
         input: this.#inputs,
         output: this.#outputs,
         initializer,
@@ -340,13 +438,78 @@ function bytesOf(data: TensorData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function inlineTensor(t: Initializer) {
+function inlineTensor(t: Initializer, data: TensorData) {
   return onnx.TensorProto.create({
     name: t.name,
     dims: t.dims,
     dataType: DTYPE_CODE[t.dtype],
-    rawData: bytesOf(t.data),
+    rawData: bytesOf(data),
   });
+}
+
+function byteLength(t: Initializer): number {
+  return t.size * DTYPE_BYTES[t.dtype];
+}
+
+/** The typed array type of each {@link DType}. */
+const ARRAY_TYPE: Record<DType, { new (length: number): TensorData; name: string }> = {
+  float32: Float32Array,
+  float16: Float16Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+  uint8: Uint8Array,
+};
+
+function checkValues(name: string, dtype: DType, size: number, parts: TensorData[]): void {
+  const Type = ARRAY_TYPE[dtype];
+  for (const p of parts) {
+    if (!(p instanceof Type)) {
+      throw new Error(
+        `GraphBuilder: initializer ${name} is ${dtype}, but its values are a ${p?.constructor?.name}`,
+      );
+    }
+  }
+  const got = parts.reduce((n, p) => n + p.length, 0);
+  if (got !== size) {
+    throw new Error(`GraphBuilder: initializer ${name} needs ${size} values, got ${got}`);
+  }
+}
+
+/** Makes part `make` of `t`, checking its element type and that it fits after `before` values. */
+function checkedPart(t: Initializer, make: () => TensorData, before: number): TensorData {
+  const data = make();
+  if (!(data instanceof ARRAY_TYPE[t.dtype])) checkValues(t.name, t.dtype, t.size, [data]);
+  if (before + data.length > t.size) checkValueCount(t, before + data.length);
+  return data;
+}
+
+function checkValueCount(t: Initializer, got: number): void {
+  if (got !== t.size) {
+    throw new Error(
+      `GraphBuilder: initializer ${t.name} [${t.dims}] needs ${t.size} values, its parts made ${got}`,
+    );
+  }
+}
+
+/** All values of `t` in one array (its parts made and concatenated). */
+function wholeValues(t: Initializer): TensorData {
+  if (!Array.isArray(t.values)) return t.values as TensorData;
+  let made = 0;
+  const parts = (t.values as TensorParts).map((make) => {
+    const part = checkedPart(t, make, made);
+    made += part.length;
+    return part;
+  });
+  checkValueCount(t, made);
+  if (parts.length === 1) return parts[0];
+  const out = new ARRAY_TYPE[t.dtype](t.size);
+  let at = 0;
+  for (const p of parts) {
+    (out as Uint8Array).set(p as Uint8Array, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function valueInfo(name: string, dtype: DType, dims: Dim[]) {

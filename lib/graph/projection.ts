@@ -12,9 +12,14 @@
  * @module
  */
 
-import { formatBits, quantizeBlockwise, type WeightFormat } from "../checkpoint/quantize.ts";
+import {
+  type BlockQuantized,
+  formatBits,
+  quantizeBlockwise,
+  type WeightFormat,
+} from "../checkpoint/quantize.ts";
 import { linear } from "./layers.ts";
-import type { GraphBuilder } from "./onnx_builder.ts";
+import type { GraphBuilder, TensorParts } from "./onnx_builder.ts";
 
 /** Columns per quantization block. */
 export const QUANT_BLOCK_SIZE = 32;
@@ -25,7 +30,11 @@ export const QUANT_ACCURACY_LEVEL: Readonly<Record<"int8" | "int4", number>> = {
 };
 
 /**
- * `x [T, k] · Wᵀ` for the row-major `[n, k]` weight `data`, stored under `name` in `format`.
+ * `x [T, k] · Wᵀ` for the row-major `[n, k]` weight `values`, stored under `name` in `format`.
+ * `values` may be row blocks made on demand ({@link TensorParts}, e.g. q, k and v of a fused
+ * projection): each block is quantized on its own when the graph is written — blocks run along
+ * rows, so the codes and scales are those of the stacked weight — and only one block's float32
+ * values exist at a time.
  *
  * @example
  * ```ts
@@ -41,19 +50,41 @@ export function projection(
   x: string,
   name: string,
   [n, k]: readonly [number, number],
-  data: Float32Array,
+  values: Float32Array | TensorParts,
   format: WeightFormat,
 ): string {
-  if (format === "f32") return linear(g, x, g.weight(name, [n, k], data));
+  if (format === "f32") return linear(g, x, g.weight(name, [n, k], values));
   const bits = formatBits(format);
-  const q = quantizeBlockwise(data, n, k, bits, QUANT_BLOCK_SIZE);
+  const blocks = (Array.isArray(values) ? values : [() => values]) as TensorParts;
+  // Each block's quantization serves its codes part, then its scales part (written later).
+  const quantized = blocks.map((make) => {
+    let q: BlockQuantized | null = null;
+    const get = () => {
+      const w = make();
+      if (!(w instanceof Float32Array) || w.length % k !== 0) {
+        throw new Error(
+          `projection ${name}: a block of ${w.length} values is not whole rows of ${k} floats`,
+        );
+      }
+      return quantizeBlockwise(w, w.length / k, k, bits, QUANT_BLOCK_SIZE);
+    };
+    return {
+      codes: () => (q ??= get()).codes,
+      scales: () => {
+        const scales = (q ?? get()).scales;
+        q = null;
+        return scales;
+      },
+    };
+  });
+  const blocksPerRow = Math.ceil(k / QUANT_BLOCK_SIZE);
   const codes = g.initializer(
     `${name}.codes`,
     "uint8",
-    [n, q.blocksPerRow, (QUANT_BLOCK_SIZE * bits) / 8],
-    q.codes,
+    [n, blocksPerRow, (QUANT_BLOCK_SIZE * bits) / 8],
+    quantized.map((b) => b.codes),
   );
-  const scales = g.weight(`${name}.scales`, [n * q.blocksPerRow], q.scales);
+  const scales = g.weight(`${name}.scales`, [n * blocksPerRow], quantized.map((b) => b.scales));
   return g.op("MatMulNBits", [x, codes, scales], {
     K: k,
     N: n,

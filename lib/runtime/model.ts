@@ -94,7 +94,10 @@ export interface LoadModelOptions {
    * a measured cost in fidelity (README, "Compact weights").
    */
   weights?: WeightFormat;
-  /** `"float32"` (default), or `"float16"` weights and activations on `webgpu`. */
+  /**
+   * `"float32"` (default), or `"float16"` weights and activations on `webgpu`: the graphs are
+   * built (and cached) in half precision straight from the checkpoint.
+   */
   precision?: Precision;
   /**
    * Where KV caches live: `"gpu"` (the default on `webgpu`; caches never cross to the CPU
@@ -110,9 +113,12 @@ export interface GraphLoad {
   graph: string;
   /** True when it came from the graph cache (nothing built). */
   cached: boolean;
-  /** Milliseconds spent building the graph (0 on a cache hit). */
+  /** Milliseconds spent building the graph (0 on a cache hit; its structure only with a cache). */
   buildMs: number;
-  /** Milliseconds spent writing it to the graph cache (0 on a hit or without a cache). */
+  /**
+   * Milliseconds spent writing it to the graph cache (0 on a hit or without a cache), reading
+   * and converting the weights included: they are made one by one as they are written.
+   */
   writeMs: number;
   /** Milliseconds to create the runtime session (parse + optimise + weights). */
   sessionMs: number;
@@ -317,10 +323,11 @@ export class Model {
     }
     const session = await this.#session("vision", () => ({
       kind: "vision",
-      variant: "clip-projector",
+      variant: `clip-projector${this.#precisionSuffix}`,
       builderVersion: CLIP_GRAPH_VERSION,
       fingerprint: this.fingerprint,
-      build: () => buildClipGraph(vision, projector, this.source.tensors),
+      build: () =>
+        buildClipGraph(vision, projector, this.source.tensors, { precision: this.precision }),
     }));
     const out = await session.run({ pixel_values: floatTensor(pixels, [1, C, S, S]) });
     return out.image_features.data as Float32Array;
@@ -651,7 +658,7 @@ export class Model {
     const session = await this.#session(`decoder:${key}`, () => ({
       kind: "llama",
       // f32 keeps its former variant names, so existing cache entries stay valid.
-      variant: this.weights === "f32" ? key : `${key}-${this.weights}`,
+      variant: `${this.weights === "f32" ? key : `${key}-${this.weights}`}${this.#precisionSuffix}`,
       builderVersion: LLAMA_GRAPH_VERSION,
       fingerprint: this.fingerprint,
       build: () =>
@@ -659,9 +666,18 @@ export class Model {
           attention,
           logits,
           weights: this.weights,
+          precision: this.precision,
         }),
     }), key);
     return { session, logits };
+  }
+
+  /**
+   * Graph-cache variant suffix of the precision: float16 graphs are built (and cached) in half
+   * precision straight from the checkpoint, not converted from float32 ones at load.
+   */
+  get #precisionSuffix(): string {
+    return this.precision === "float16" ? "-f16" : "";
   }
 
   #session(name: string, request: () => GraphRequest, decoderKey?: string): Promise<Session> {
