@@ -5,10 +5,12 @@
  * prefill logits (all positions) and of every layer's importance, whether PrefixKV's per-layer
  * counts at 30 % and 50 % budgets agree (largest per-layer difference), how long the greedy
  * continuation (32 tokens) stays the same, the decoder graph's weight bytes and the prefill time.
- * Prints a markdown table.
+ * Prints a markdown table. `--model "NAME=DIR"` (repeatable) adds a checkpoint, asked about the
+ * bundled example image: e.g. the random mid-size LLaVA that make_mid_llava.py writes.
  *
- *     deno run -A experiments/weights_fidelity/fidelity.ts
+ *     deno run -A experiments/weights_fidelity/fidelity.ts [--model "mid-size random LLaVA=/tmp/mid_llava"]
  */
+import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR } from "../../lib/bundled.ts";
 import type { WeightFormat } from "../../lib/checkpoint/quantize.ts";
@@ -27,6 +29,12 @@ const MODELS = [
     image: join(ROOT, "tests/fixtures/jpeg_pil/ycc420.jpg"),
   },
 ];
+const { values: args } = parseArgs({ options: { model: { type: "string", multiple: true } } });
+for (const spec of args.model ?? []) {
+  const at = spec.indexOf("=");
+  if (at <= 0) throw new Error(`--model ${spec}: give NAME=DIR`);
+  MODELS.push({ name: spec.slice(0, at), dir: spec.slice(at + 1), image: BUNDLED_EXAMPLE_IMAGE });
+}
 const QUESTIONS = ["Describe the image in detail.", "What color is the small circle?"];
 const STEPS = 32;
 
@@ -44,9 +52,23 @@ async function run(model: Model, question: string, image: string) {
     last = (await model.step(ids[k], pre.cache, prompt.length + k)).logits;
   }
   const counts = [0.3, 0.5].map((budget) => prefixSearch(pre.importance!, { budget }).keep);
-  return { logits: pre.logits, importance: pre.importance!, ids, counts, prefillMs };
+  return { logits: pre.logits, importance: pre.importance!, ids, counts, prefillMs, vocab: V };
 }
 
+/** The gap between the two largest values. */
+const topGap = (a: ArrayLike<number>) => {
+  let first = -Infinity, second = -Infinity;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] > first) [first, second] = [a[i], first];
+    else if (a[i] > second) second = a[i];
+  }
+  return first - second;
+};
+const maxAbs = (a: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -57,6 +79,7 @@ console.log(
   "| model | weights | decoder weight bytes | prefill ms (vs f32) | max logit diff | max importance diff | PrefixKV per-layer counts (30 %, 50 %) | greedy ids equal |",
 );
 console.log("|---|---|---|---|---|---|---|---|");
+const scales: string[] = [];
 for (const m of MODELS) {
   const results: Record<string, Awaited<ReturnType<typeof run>>[]> = {};
   const bytes: Record<string, number> = {};
@@ -68,6 +91,16 @@ for (const m of MODELS) {
     for (const q of QUESTIONS) results[weights].push(await run(model, q, m.image));
     await model.close();
   }
+  const f32 = results.f32;
+  scales.push(
+    `${m.name}: prompts of ${f32.map((r) => r.importance[0].length).join(", ")} positions; f32 ` +
+      `max |logit| ${f32.map((r) => maxAbs(r.logits).toFixed(1)).join(", ")}, max importance ${
+        f32.map((r) => Math.max(...r.importance.map(maxAbs)).toFixed(1)).join(", ")
+      }, top-2 logit gap at the first generated token ${
+        f32.map((r) => topGap(r.logits.subarray(r.logits.length - r.vocab)).toFixed(2))
+          .join(", ")
+      }`,
+  );
   for (const w of ["int8", "int4"]) {
     const rows = results[w].map((r, i) => {
       const ref = results.f32[i];
@@ -93,3 +126,5 @@ for (const m of MODELS) {
     );
   }
 }
+console.log("");
+for (const line of scales) console.log(`- ${line}`);
