@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { modelDirOrBundled } from "../bundled.ts";
 import { WEIGHT_FORMATS, type WeightFormat } from "../checkpoint/quantize.ts";
 import { defaultGraphCacheDir } from "../graph/graph_cache.ts";
+import { KV_LOCATIONS, type KvLocation } from "../runtime/kv_cache.ts";
 import { loadModel, type Model } from "../runtime/model.ts";
 import { type Device, parseDevice } from "../runtime/session.ts";
 import { type Limit, limitMessage, LIMITS } from "../limits.ts";
@@ -130,6 +131,7 @@ export const MODEL_OPTIONS = {
   model: { type: "string" },
   device: { type: "string" },
   precision: { type: "string" },
+  "kv-location": { type: "string" },
   "cache-dir": { type: "string" },
   threads: { type: "string" },
   weights: { type: "string" },
@@ -142,6 +144,8 @@ export const MODEL_HELP = `Model:
   --device DEV                cpu (default), webgpu (onnxruntime-web on a WebGPU adapter) or
                               cuda (needs onnxruntime's CUDA provider)
   --precision P               float32 (default) or float16 (webgpu with shader-f16 only)
+  --kv-location L             where KV caches live: gpu (the webgpu default: never copied
+                              to the CPU while decoding) or cpu (fed at every step)
   --cache-dir DIR             graph cache directory (default .cache/prefixkv/graphs)
   --threads N                 threads per onnxruntime session (default: one per core; at most
                               4 per core)
@@ -156,6 +160,8 @@ export interface ModelSettings {
   device: Device;
   /** Weights and activations; undefined means float32. */
   precision?: Precision;
+  /** Where KV caches live (`--kv-location`); undefined means the device's default. */
+  cacheLocation?: KvLocation;
   /** Graph cache directory; undefined means the default. */
   cacheDir?: string;
   /** Threads per onnxruntime session; undefined means onnxruntime's choice. */
@@ -170,6 +176,7 @@ export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSe
     dir: modelDirOrBundled(values.model),
     device: parseDevice(values.device ?? "cpu"),
     precision: choiceFlag("precision", values.precision, PRECISIONS),
+    cacheLocation: choiceFlag("kv-location", values["kv-location"], KV_LOCATIONS),
     cacheDir: values["cache-dir"],
     threads: numberFlag("threads", values.threads, { integer: true, min: 1, max: LIMITS.threads }),
     ...(values.weights === undefined

@@ -49,8 +49,8 @@ Options:
                               entriesHeldAfterPrefill, bytesHeldAfterPrefill, cacheLengths,
                               entriesHeld, bytesHeld (at the end), positionMode, the
                               allocation's decision sections (prefixkv {mode, p, kept, ...} for
-                              PrefixKV allocations), device, precision, adapter (webgpu),
-                              graphCachePath, graphLoads
+                              PrefixKV allocations), device, precision, cacheLocation,
+                              adapter (webgpu), graphCachePath, graphLoads
   -h, --help                  this text
 
 ${MODEL_HELP}
@@ -153,6 +153,7 @@ export const command: Command = {
           ...sections,
           device: model.device,
           precision: model.precision,
+          cacheLocation: model.cacheLocation,
           adapter: model.device === "webgpu" ? await findWebGpuAdapter() : null,
           graphCachePath: model.graphCachePath,
           graphLoads: model.graphLoads,

@@ -51,6 +51,9 @@ export interface KvCacheShape {
 /** Where a cache's keys and values live. */
 export type KvLocation = "cpu" | "gpu";
 
+/** Every {@link KvLocation}. */
+export const KV_LOCATIONS: readonly KvLocation[] = ["cpu", "gpu"];
+
 /** A run of floats a compaction moves: `count` floats from offset `from` down to `to`. */
 export interface RowMove {
   /** First float read. */

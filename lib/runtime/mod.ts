@@ -7,6 +7,7 @@
 export {
   CpuRows,
   cpuStorage,
+  KV_LOCATIONS,
   KvCache,
   type KvCacheShape,
   type KvLocation,

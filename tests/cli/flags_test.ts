@@ -76,12 +76,26 @@ Deno.test("modelSettings: defaults, validated device and threads; help names eve
     dir: BUNDLED_MODEL_DIR,
     device: "cpu",
     precision: undefined,
+    cacheLocation: undefined,
     cacheDir: undefined,
     threads: undefined,
   });
   assertEquals(
     modelSettings({ model: "m", device: "cuda", "cache-dir": "c", threads: "4" }),
-    { dir: "m", device: "cuda", precision: undefined, cacheDir: "c", threads: 4 },
+    {
+      dir: "m",
+      device: "cuda",
+      precision: undefined,
+      cacheLocation: undefined,
+      cacheDir: "c",
+      threads: 4,
+    },
+  );
+  assertEquals(modelSettings({ "kv-location": "cpu" }).cacheLocation, "cpu");
+  throwsOneLine(
+    () => modelSettings({ "kv-location": "vram" }),
+    UsageError,
+    /^--kv-location must be cpu or gpu, got "vram"/,
   );
   assertEquals(modelSettings({ device: "webgpu", precision: "float16" }).precision, "float16");
   throwsOneLine(

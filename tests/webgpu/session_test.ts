@@ -55,6 +55,13 @@ Deno.test("webgpu: inputs over the 2 GiB a run can pass through wasm32 are refus
   );
   assertMatch(e.message, /feeds 2560 MiB from the CPU \(largest: past_key_0, 1536 MiB\)/);
   assertMatch(e.message, /--device cpu/);
+  // A cache held on the GPU is not fed from the CPU: only the CPU-side inputs count.
+  const onGpu = (bytes: number) => ({ ...cache(bytes), location: "gpu-buffer" });
+  checkWebGpuFeeds({
+    past_key_0: onGpu(1.5 * GiB),
+    past_value_0: onGpu(1.5 * GiB),
+    inputs_embeds: cache(GiB),
+  });
 });
 
 Deno.test({
