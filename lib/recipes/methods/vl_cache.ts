@@ -35,7 +35,10 @@
  * γ = 0.5 each, their average γ = 0; `tests/recipes/vl_cache_test.ts`). Only the ratios
  * d_l / Σ d enter the budget, so a uniform drop in γ changes little; layers whose heads
  * specialise on different keys look denser than they are and get more budget than the paper
- * would give them. Scores are head-averaged too, and a layer keeps one set of positions for
+ * would give them. Measured with the plain-loops reference forward pass on the bundled model
+ * (12 scene prompts): the heads' mean γ_l is 0.03–0.36 above the averaged matrix's (0.18 on
+ * average), and at 30 % and 50 % budgets the per-layer counts move by 4.9 % of the kept
+ * entries (at most 9 entries in a layer of about 84). Scores are head-averaged too, and a layer keeps one set of positions for
  * all its KV heads (the specification ranks per KV head).
  *
  * **Open in the paper; this toolkit's choices.** Integer counts: the clipped β_l·N are
