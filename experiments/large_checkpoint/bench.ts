@@ -7,7 +7,7 @@
  * which count in VmHWM), and the graph cache's bytes on disk. A bench, not a test. Run it twice
  * with the same `--cache-dir` for the first (graphs built) and the cached load.
  *
- *     deno run -A experiments/large_checkpoint/bench.ts --model /tmp/llava7b --weights int8
+ *     deno run -A experiments/large_checkpoint/bench.ts --model /tmp/llava7b --weights int8 [--link-checkpoint]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     weights: { type: "string", default: "int8" },
     "cache-dir": { type: "string" },
     threads: { type: "string" },
+    "link-checkpoint": { type: "boolean", default: false },
   },
 });
 if (!values.model) throw new Error("give --model DIR (made by make_llava7b_shaped.py)");
@@ -40,10 +41,12 @@ const phase = (name: string) => {
   console.error(`${new Date().toISOString()} ${name}: peak RSS ${peaks[name]} GiB`);
 };
 
+/** Bytes of the files under `dir`; hard links into the checkpoint (`linked-*`) not counted. */
 function dirBytes(dir: string): number {
   let total = 0;
   for (const e of Deno.readDirSync(dir)) {
     const p = join(dir, e.name);
+    if (e.name.startsWith("linked-")) continue;
     total += e.isDirectory ? dirBytes(p) : Deno.statSync(p).size;
   }
   return total;
@@ -54,6 +57,7 @@ const model = await loadModel(values.model, {
   cacheDir,
   weights: values.weights as WeightFormat,
   threads: values.threads ? Number(values.threads) : undefined,
+  linkCheckpoint: values["link-checkpoint"],
 });
 const loadMs = performance.now() - t0;
 // The decoder session (built or fetched from the cache, then loaded), timed on its own.
@@ -87,6 +91,7 @@ clearInterval(sampler);
 const result = {
   model: values.model,
   weights: values.weights,
+  linkCheckpoint: values["link-checkpoint"],
   layers: model.spec.text.numLayers,
   promptLength: prompt.length,
   loadMs: Math.round(loadMs),

@@ -14,6 +14,7 @@ export {
 } from "./spec.ts";
 export {
   MemoryTensorStore,
+  type StoredRegion,
   type TensorDtype,
   type TensorInfo,
   type TensorStore,

@@ -11,10 +11,16 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { CheckpointError, fileProblem } from "../errors.ts";
 import { toFloat16 } from "./float16.ts";
-import { checkShape, type TensorDtype, type TensorInfo, type TensorStore } from "./tensor_store.ts";
+import {
+  checkShape,
+  type StoredRegion,
+  type TensorDtype,
+  type TensorInfo,
+  type TensorStore,
+} from "./tensor_store.ts";
 
 /** Bytes per element of every dtype this reader accepts. */
 export const DTYPE_BYTES: Readonly<Record<TensorDtype, number>> = {
@@ -121,6 +127,13 @@ export class SafetensorsFile implements TensorStore {
     checkShape(name, this.path, e.shape, expectedShape);
     if (e.dtype === "F16") return new Float16Array(this.readBytes(name).buffer as ArrayBuffer);
     return toFloat16(this.getF32(name), `${this.path}: tensor ${name} (${e.dtype})`);
+  }
+
+  /** Where the tensor's bytes lie in this file (absolute path), or undefined when absent. */
+  region(name: string): StoredRegion | undefined {
+    const e = this.#entries.get(name);
+    return e &&
+      { path: resolve(this.path), offset: e.begin, length: e.end - e.begin, dtype: e.dtype };
   }
 
   /** Releases open files. */
@@ -336,6 +349,12 @@ export class CompositeTensorStore implements TensorStore {
     const o = this.#owner.get(name);
     if (!o) throw new CheckpointError(`tensor ${name} is missing from the checkpoint`);
     return o.store.getF32(o.inner, expectedShape);
+  }
+
+  /** Where the tensor's bytes lie in its file (see {@link SafetensorsFile.region}). */
+  region(name: string): StoredRegion | undefined {
+    const o = this.#owner.get(name);
+    return o?.store.region?.(o.inner);
   }
 
   /** Reads a floating-point tensor as float16 (see {@link SafetensorsFile.getF16}). */

@@ -18,6 +18,18 @@ export interface TensorInfo {
   shape: number[];
 }
 
+/** A tensor's bytes in a file: `length` bytes at `offset` of `path`, little-endian. */
+export interface StoredRegion {
+  /** The file (absolute). */
+  path: string;
+  /** Byte offset of the first element. */
+  offset: number;
+  /** Byte length. */
+  length: number;
+  /** Element type as stored. */
+  dtype: TensorDtype;
+}
+
 /** A set of named tensors that can be read as float32. */
 export interface TensorStore {
   /** All tensor names, sorted. */
@@ -35,6 +47,11 @@ export interface TensorStore {
    * float16's range is an error naming the tensor. Same checks as {@link TensorStore.getF32}.
    */
   getF16?(name: string, expectedShape?: readonly number[]): Float16Array;
+  /**
+   * Where the tensor's bytes lie in a file, as stored (optional: stores backed by files), so
+   * that a graph can point into the checkpoint instead of copying them.
+   */
+  region?(name: string): StoredRegion | undefined;
   /** Releases open files. */
   close(): void;
 }

@@ -46,6 +46,8 @@ export interface ClipGraphOptions {
    * checkpoint and activations in half precision (see `half_precision.ts`).
    */
   precision?: "float32" | "float16";
+  /** Weights that need no conversion reference the checkpoint's files (default false). */
+  referenceCheckpoint?: boolean;
 }
 
 /** Builds the vision tower + projector graph. */
@@ -80,7 +82,10 @@ export function buildClipGraph(
   const precision = options.precision ?? "float32";
   const get = (name: string, shape: number[]) => lazyTensor(tensors, name, shape, precision);
 
-  const g = new GraphBuilder("clip-projector", { floatWeights: precision });
+  const g = new GraphBuilder("clip-projector", {
+    floatWeights: precision,
+    referenceFiles: options.referenceCheckpoint ?? false,
+  });
   const pixels = g.input("pixel_values", "float32", [1, C, S, S]);
   const patchW = g.weight(
     "patch_embedding",

@@ -123,6 +123,11 @@ export interface GraphRequest {
   fingerprint: string;
   /** Builds the graph on a miss. */
   build: () => GraphBuilder;
+  /**
+   * Hard-link the files that the graph's file-region weights lie in into the entry, so they are
+   * not copied (default false; see `SaveOptions.linkFiles`).
+   */
+  linkFiles?: boolean;
 }
 
 /** A graph on disk, with how it got there. */
@@ -182,11 +187,13 @@ export async function loadOrBuildGraph(
     );
   }
   try {
-    const saved = await graph.save(join(tmp, "model.onnx"));
+    const saved = await graph.save(join(tmp, "model.onnx"), { linkFiles: request.linkFiles });
+    if (saved.notLinked) console.warn(`prefixkv: graph cache: ${saved.notLinked}; copied instead`);
     const files: Record<string, FileCheck> = {
       "model.onnx": await fileCheck(saved.modelPath),
     };
     if (saved.dataPath) files[basename(saved.dataPath)] = await fileCheck(saved.dataPath);
+    for (const link of saved.linkedFiles) files[basename(link)] = await fileCheck(link);
     const meta = {
       key,
       kind: request.kind,
@@ -197,6 +204,8 @@ export async function loadOrBuildGraph(
       nodes: graph.nodeCount,
       modelBytes: saved.modelBytes,
       dataBytes: saved.dataBytes,
+      linkedBytes: saved.linkedBytes,
+      ...(saved.notLinked !== undefined && { notLinked: saved.notLinked }),
       buildMs: t1 - t0,
       created: new Date().toISOString(),
       files,

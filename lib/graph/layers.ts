@@ -7,12 +7,13 @@
  * @module
  */
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
-import { float, type GraphBuilder } from "./onnx_builder.ts";
+import { float, type GraphBuilder, type RegionPart, type TensorRegion } from "./onnx_builder.ts";
 
 /**
  * The checkpoint tensor `name` as initializer parts made on demand (one part): read when the
  * graph is written, so a builder never holds every weight at once. With `dtype` `"float16"` the
- * part is read as float16 where the store can (an F16 tensor without a float32 copy). A missing
+ * part is read as float16 where the store can (an F16 tensor without a float32 copy). The part
+ * carries the tensor's place in its file when the store knows it ({@link RegionPart}). A missing
  * tensor or a wrong shape is an error now, at build time.
  */
 export function lazyTensor(
@@ -27,9 +28,21 @@ export function lazyTensor(
   // Read now only to raise the store's own error (naming the file) for a missing or misfit tensor.
   if (!fits) tensors.getF32(name, shape);
   if (!fits) throw new Error(`tensor ${name}: expected shape [${shape}], found [${info?.shape}]`);
-  if (dtype === "float16" && tensors.getF16) return [() => tensors.getF16!(name, shape)];
-  return [() => tensors.getF32(name, shape)];
+  const read: RegionPart = dtype === "float16" && tensors.getF16
+    ? () => tensors.getF16!(name, shape)
+    : () => tensors.getF32(name, shape);
+  const stored = tensors.region?.(name);
+  const type = stored && STORED_TYPES[stored.dtype];
+  if (stored && type) read.region = { ...stored, dtype: type };
+  return [read as () => Float32Array | Float16Array];
 }
+
+/** Stored element types a graph can use as they are (see `GraphOptions.referenceFiles`). */
+const STORED_TYPES: Partial<Record<string, TensorRegion["dtype"]>> = {
+  F32: "float32",
+  F16: "float16",
+  BF16: "bfloat16",
+};
 
 /** `x · Wᵀ (+ b)` for `x [n, in]` and a weight stored `[out, in]`. */
 export function linear(g: GraphBuilder, x: string, weight: string, bias?: string): string {

@@ -63,6 +63,11 @@ export interface LlamaGraphOptions {
    * `half_precision.ts`), for devices that compute in half precision.
    */
   precision?: "float32" | "float16";
+  /**
+   * Weights that need no conversion reference the checkpoint's files (see `GraphOptions`
+   * `referenceFiles`; default false), so a graph cache that links them holds no second copy.
+   */
+  referenceCheckpoint?: boolean;
 }
 
 /**
@@ -117,6 +122,7 @@ export function buildLlamaGraph(
   const D = spec.hiddenSize;
   const g = new GraphBuilder(`llama-${attention}-${lastOnly ? "last" : "all"}`, {
     floatWeights: options.precision ?? "float32",
+    referenceFiles: options.referenceCheckpoint ?? false,
   });
   const embeds = g.input("inputs_embeds", "float32", ["B", "T", D]);
   const positionIds = g.input("position_ids", "int64", ["B", "T"]);

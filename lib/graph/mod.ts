@@ -9,6 +9,7 @@ export {
   type AttrValue,
   type Dim,
   type DType,
+  FileRegion,
   float,
   FloatAttr,
   floats,
@@ -16,10 +17,12 @@ export {
   GraphBuilder,
   type GraphOptions,
   type OpOptions,
+  type RegionPart,
   type SavedModel,
   type SaveOptions,
   type TensorData,
   type TensorParts,
+  type TensorRegion,
 } from "./onnx_builder.ts";
 export { type AttentionOutputs, buildLlamaGraph, type LlamaGraphOptions } from "./llama_graph.ts";
 export { buildClipGraph, type ClipGraphOptions } from "./clip_graph.ts";

@@ -16,9 +16,16 @@
  * checkpoint of many gigabytes holds one checkpoint tensor at a time, not every weight; the
  * files are byte-identical to those of the same initializers given as arrays.
  *
+ * With `referenceFiles`, a weight whose parts name where their bytes lie in a file
+ * ({@link RegionPart}: a checkpoint tensor) and need no conversion becomes a {@link FileRegion}
+ * initializer, and `save({ linkFiles: true })` points its external data straight into that file,
+ * through a hard link next to the model (onnxruntime refuses external data outside the model's
+ * folder, symbolic links included): the saved graph holds no second copy of it.
+ *
  * @module
  */
 import onnxProto from "onnx-proto";
+import { dirname, join } from "node:path";
 import { halfPrecisionNodes, PRECISION_METADATA_KEY, toFloat16 } from "./half_precision.ts";
 
 const onnx: typeof onnxProto.onnx = onnxProto.onnx;
@@ -29,7 +36,7 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 
 /** Element types used by the builder. */
-export type DType = "float32" | "float16" | "int64" | "int32" | "bool" | "uint8";
+export type DType = "float32" | "float16" | "bfloat16" | "int64" | "int32" | "bool" | "uint8";
 
 /** A dimension: a fixed size, a symbolic name (`"T"`), or `null` for unknown. */
 export type Dim = number | string | null;
@@ -37,6 +44,7 @@ export type Dim = number | string | null;
 const DTYPE_CODE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
+  bfloat16: onnx.TensorProto.DataType.BFLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
@@ -47,6 +55,7 @@ const DTYPE_CODE: Record<DType, number> = {
 const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,
   float16: 2,
+  bfloat16: 2,
   int64: 8,
   int32: 4,
   bool: 1,
@@ -80,7 +89,13 @@ export const floats = (value: number[]): FloatsAttr => new FloatsAttr(value);
 export type AttrValue = number | number[] | string | FloatAttr | FloatsAttr;
 
 /** Typed array data accepted for initializers. */
-export type TensorData = Float32Array | Float16Array | BigInt64Array | Int32Array | Uint8Array;
+export type TensorData =
+  | Float32Array
+  | Float16Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Uint8Array;
 
 /**
  * An initializer's values made on demand: each function is called once, when the graph is
@@ -88,13 +103,52 @@ export type TensorData = Float32Array | Float16Array | BigInt64Array | Int32Arra
  */
 export type TensorParts = readonly (() => TensorData)[];
 
+/** Where a tensor's bytes lie in a file, stored as `dtype`, little-endian, row-major. */
+export interface TensorRegion {
+  /** The file. */
+  path: string;
+  /** Byte offset of the first element. */
+  offset: number;
+  /** Byte length. */
+  length: number;
+  /** Element type as stored. */
+  dtype: "float32" | "float16" | "bfloat16";
+}
+
+/** A part that also says where its values lie as stored (see {@link GraphOptions}). */
+export type RegionPart = (() => TensorData) & { region?: TensorRegion };
+
+/** An initializer's data: bytes of a file, used as they are. */
+export class FileRegion {
+  /**
+   * The `length` bytes at `offset` of `path`.
+   * @param path the file
+   * @param offset byte offset
+   * @param length byte length
+   */
+  constructor(readonly path: string, readonly offset: number, readonly length: number) {}
+
+  /** Reads the bytes. */
+  read(): Uint8Array {
+    using file = Deno.openSync(this.path, { read: true });
+    file.seekSync(this.offset, Deno.SeekMode.Start);
+    const out = new Uint8Array(this.length);
+    for (let at = 0; at < out.length;) {
+      const n = file.readSync(out.subarray(at));
+      if (!n) throw new Error(`${this.path}: ended before byte ${this.offset + this.length}`);
+      at += n;
+    }
+    return out;
+  }
+}
+
 interface Initializer {
   name: string;
   dtype: DType;
   dims: number[];
   /** Element count, the product of `dims`. */
   size: number;
-  values: TensorData | TensorParts;
+  values: TensorData | TensorParts | FileRegion;
 }
 
 /** Options of {@link GraphBuilder.op}. */
@@ -115,6 +169,14 @@ export interface GraphOptions {
    * outputs stay float32, RoPE angles and squares too.
    */
   floatWeights?: "float32" | "float16";
+  /**
+   * Weights whose parts are {@link RegionPart}s with a region become {@link FileRegion}
+   * initializers where no conversion is needed (default false): same element type as the
+   * weights, or float16 / bfloat16 data under float32 weights, read through a `Cast` (exact;
+   * onnxruntime folds it when loading). Parts lying back to back in one file (a fused gate/up)
+   * make one region; others are copied in their stored type.
+   */
+  referenceFiles?: boolean;
 }
 
 /** Options of {@link GraphBuilder.save}. */
@@ -123,6 +185,12 @@ export interface SaveOptions {
   externalThreshold?: number;
   /** Byte alignment of each tensor in the data file, so runtimes can map it (default 4096). */
   alignment?: number;
+  /**
+   * Point {@link FileRegion} initializers into their files through hard links next to the model
+   * (default false: their bytes are copied into the data file). Where a link cannot be made
+   * (another file system), they are copied and {@link SavedModel.notLinked} says why.
+   */
+  linkFiles?: boolean;
 }
 
 /** Sizes written by {@link GraphBuilder.save}. */
@@ -135,6 +203,12 @@ export interface SavedModel {
   modelBytes: number;
   /** Size of the external data file in bytes (0 without one). */
   dataBytes: number;
+  /** Hard links next to the model that initializers point into (see `linkFiles`). */
+  linkedFiles: string[];
+  /** Bytes of the initializers that point into linked files (stored there, not copied). */
+  linkedBytes: number;
+  /** Why files were copied rather than linked, when `linkFiles` was asked for and failed. */
+  notLinked?: string;
 }
 
 /** Protobuf refuses messages of 2 GiB and more; stay clear of the limit. */
@@ -158,7 +232,11 @@ export class GraphBuilder {
    */
   constructor(readonly name: string, options: GraphOptions = {}) {
     this.floatWeights = options.floatWeights ?? "float32";
+    this.referenceFiles = options.referenceFiles ?? false;
   }
+
+  /** Whether weights reference the files their values lie in (see {@link GraphOptions}). */
+  readonly referenceFiles: boolean;
 
   /** Element type of the weights added with {@link GraphBuilder.weight}. */
   readonly floatWeights: "float32" | "float16";
@@ -206,10 +284,18 @@ export class GraphBuilder {
     name: string,
     dtype: DType,
     dims: readonly number[],
-    values: TensorData | TensorParts,
+    values: TensorData | TensorParts | FileRegion,
   ): string {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (!Array.isArray(values)) checkValues(name, dtype, size, [values as TensorData]);
+    if (values instanceof FileRegion) {
+      if (values.length !== size * DTYPE_BYTES[dtype]) {
+        throw new Error(
+          `GraphBuilder: initializer ${name} (${dtype} [${dims}]) needs ${
+            size * DTYPE_BYTES[dtype]
+          } bytes, its file region has ${values.length}`,
+        );
+      }
+    } else if (!Array.isArray(values)) checkValues(name, dtype, size, [values as TensorData]);
     this.#inits.push({ name: this.#claim(name), dtype, dims: [...dims], size, values });
     return name;
   }
@@ -225,6 +311,10 @@ export class GraphBuilder {
     dims: readonly number[],
     values: Float32Array | Float16Array | TensorParts,
   ): string {
+    if (this.referenceFiles && Array.isArray(values)) {
+      const referenced = this.#referenced(name, dims, values as readonly RegionPart[]);
+      if (referenced) return referenced;
+    }
     if (this.floatWeights === "float32") return this.initializer(name, "float32", dims, values);
     const half = (data: TensorData) =>
       data instanceof Float32Array ? toFloat16(data, `weight ${name}`) : data;
@@ -295,6 +385,42 @@ export class GraphBuilder {
     return outputs;
   }
 
+  /** The weight `name` as file regions, when its parts allow it (see {@link GraphOptions}). */
+  #referenced(
+    name: string,
+    dims: readonly number[],
+    parts: readonly RegionPart[],
+  ): string | null {
+    const regions = parts.map((p) => p.region);
+    if (regions.length === 0 || regions.some((r) => !r)) return null;
+    const [first, ...rest] = regions as TensorRegion[];
+    if (rest.some((r) => r.dtype !== first.dtype)) return null;
+    let end = first.offset + first.length;
+    const contiguous = rest.every((r) => {
+      const next = r.path === first.path && r.offset === end;
+      end = r.offset + r.length;
+      return next;
+    });
+    const stored = contiguous
+      ? new FileRegion(first.path, first.offset, end - first.offset)
+      : (regions as TensorRegion[]).map((r) => () => typedBytes(first.dtype, r));
+    if (first.dtype === this.floatWeights) {
+      if (!contiguous) return null; // a copy either way: convert as usual
+      return this.initializer(name, first.dtype, dims, stored);
+    }
+    if (this.floatWeights !== "float32") return null;
+    // float16 / bfloat16 data under float32 weights: widened by a Cast (exact).
+    const data = this.initializer(`${name}.${first.dtype}`, first.dtype, dims, stored);
+    return this.op("Cast", [data], { to: DTYPE_CODE.float32 }, {
+      outputs: [this.#claimable(name)],
+    });
+  }
+
+  #claimable(name: string): string {
+    if (this.#names.has(name)) throw new Error(`GraphBuilder: value name "${name}" used twice`);
+    return name;
+  }
+
   /**
    * The nodes to write and the initializers they read (unused constants are not written). With
    * float16 weights the nodes run in half precision ({@link halfPrecisionNodes}) and each float32
@@ -353,12 +479,48 @@ export class GraphBuilder {
     const tensors: InstanceType<typeof onnx.TensorProto>[] = [];
     let file: Deno.FsFile | null = null;
     let dataBytes = 0;
+    const links = new Map<string, string>(); // file → its hard link's name next to the model
+    let linkedBytes = 0;
+    let notLinked: string | undefined;
+    const external = (t: Initializer, where: string, offset: number, length: number) =>
+      onnx.TensorProto.create({
+        name: t.name,
+        dims: t.dims,
+        dataType: DTYPE_CODE[t.dtype],
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: "location", value: where },
+          { key: "offset", value: String(offset) },
+          { key: "length", value: String(length) },
+        ],
+      });
     try {
       for (const t of used) {
         const length = byteLength(t);
         if (length < threshold) {
           tensors.push(inlineTensor(t, wholeValues(t)));
           continue;
+        }
+        const region = t.values instanceof FileRegion ? t.values : null;
+        if (region && options.linkFiles && notLinked === undefined) {
+          let link = links.get(region.path);
+          if (link === undefined) {
+            link = `linked-${links.size}-${region.path.split(/[\\/]/).pop()}`;
+            try {
+              await Deno.link(region.path, join(dirname(path), link));
+              links.set(region.path, link);
+            } catch (err) {
+              // Another file system, or links not allowed: copy (as without linkFiles).
+              notLinked = `cannot hard-link ${region.path} into ${dirname(path)}: ${
+                (err as Error).message
+              }`;
+            }
+          }
+          if (notLinked === undefined) {
+            tensors.push(external(t, link, region.offset, length));
+            linkedBytes += length;
+            continue;
+          }
         }
         file ??= await Deno.open(dataPath, { write: true, create: true, truncate: true });
         const offset = Math.ceil(dataBytes / alignment) * alignment;
@@ -367,23 +529,13 @@ export class GraphBuilder {
         const parts = Array.isArray(t.values) ? t.values as TensorParts : null;
         let written = 0;
         for (let i = 0; i < (parts ? parts.length : 1); i++) {
-          const data = parts ? checkedPart(t, parts[i], written) : t.values as TensorData;
+          const data = parts ? checkedPart(t, parts[i], written) : wholeValues(t);
           await writeAll(file, bytesOf(data));
           written += data.length;
         }
         checkValueCount(t, written);
         dataBytes = offset + length;
-        tensors.push(onnx.TensorProto.create({
-          name: t.name,
-          dims: t.dims,
-          dataType: DTYPE_CODE[t.dtype],
-          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-          externalData: [
-            { key: "location", value: location },
-            { key: "offset", value: String(offset) },
-            { key: "length", value: String(length) },
-          ],
-        }));
+        tensors.push(external(t, location, offset, length));
       }
     } finally {
       file?.close();
@@ -395,6 +547,9 @@ export class GraphBuilder {
       dataPath: file ? dataPath : null,
       modelBytes: model.byteLength,
       dataBytes,
+      linkedFiles: [...links.values()].map((name) => join(dirname(path), name)),
+      linkedBytes,
+      ...(notLinked !== undefined && { notLinked }),
     };
   }
 
@@ -447,6 +602,12 @@ function inlineTensor(t: Initializer, data: TensorData) {
   });
 }
 
+/** The values of `region`, as its element type's typed array. */
+function typedBytes(dtype: TensorRegion["dtype"], region: TensorRegion): TensorData {
+  const bytes = new FileRegion(region.path, region.offset, region.length).read();
+  return new ARRAY_TYPE[dtype](bytes.buffer as ArrayBuffer as never);
+}
+
 function byteLength(t: Initializer): number {
   return t.size * DTYPE_BYTES[t.dtype];
 }
@@ -455,6 +616,7 @@ function byteLength(t: Initializer): number {
 const ARRAY_TYPE: Record<DType, { new (length: number): TensorData; name: string }> = {
   float32: Float32Array,
   float16: Float16Array,
+  bfloat16: Uint16Array,
   int64: BigInt64Array,
   int32: Int32Array,
   bool: Uint8Array,
@@ -494,6 +656,9 @@ function checkValueCount(t: Initializer, got: number): void {
 
 /** All values of `t` in one array (its parts made and concatenated). */
 function wholeValues(t: Initializer): TensorData {
+  if (t.values instanceof FileRegion) {
+    return new ARRAY_TYPE[t.dtype](t.values.read().buffer as ArrayBuffer as never);
+  }
   if (!Array.isArray(t.values)) return t.values as TensorData;
   let made = 0;
   const parts = (t.values as TensorParts).map((make) => {

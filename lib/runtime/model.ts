@@ -105,6 +105,14 @@ export interface LoadModelOptions {
    * from the CPU at every step, which costs a transfer of its size: README, "Devices").
    */
   cacheLocation?: KvLocation;
+  /**
+   * Graphs point into the checkpoint's safetensors files for the weights that need no
+   * conversion (hard links in the graph cache, ONNX external data by offset and length), so the
+   * cache holds no second copy of them (default false; README, "Compact weights"). F16 / BF16
+   * weights of float32 graphs are read through a `Cast` that onnxruntime folds at load.
+   * Needs a graph cache on the checkpoint's file system, and a `cpu` or `cuda` device.
+   */
+  linkCheckpoint?: boolean;
 }
 
 /** How one graph was obtained. */
@@ -244,6 +252,7 @@ export class Model {
     readonly weights: WeightFormat = "f32",
     readonly precision: Precision = "float32",
     readonly cacheLocation: KvLocation = "cpu",
+    readonly linkCheckpoint = false,
   ) {
     this.spec = source.spec;
     this.graphCachePath = cacheDir;
@@ -323,11 +332,15 @@ export class Model {
     }
     const session = await this.#session("vision", () => ({
       kind: "vision",
-      variant: `clip-projector${this.#precisionSuffix}`,
+      variant: `clip-projector${this.#variantSuffix}`,
       builderVersion: CLIP_GRAPH_VERSION,
       fingerprint: this.fingerprint,
+      linkFiles: this.linkCheckpoint,
       build: () =>
-        buildClipGraph(vision, projector, this.source.tensors, { precision: this.precision }),
+        buildClipGraph(vision, projector, this.source.tensors, {
+          precision: this.precision,
+          referenceCheckpoint: this.linkCheckpoint,
+        }),
     }));
     const out = await session.run({ pixel_values: floatTensor(pixels, [1, C, S, S]) });
     return out.image_features.data as Float32Array;
@@ -658,26 +671,29 @@ export class Model {
     const session = await this.#session(`decoder:${key}`, () => ({
       kind: "llama",
       // f32 keeps its former variant names, so existing cache entries stay valid.
-      variant: `${this.weights === "f32" ? key : `${key}-${this.weights}`}${this.#precisionSuffix}`,
+      variant: `${this.weights === "f32" ? key : `${key}-${this.weights}`}${this.#variantSuffix}`,
       builderVersion: LLAMA_GRAPH_VERSION,
       fingerprint: this.fingerprint,
+      linkFiles: this.linkCheckpoint,
       build: () =>
         buildLlamaGraph(this.spec.text, this.source.tensors, {
           attention,
           logits,
           weights: this.weights,
           precision: this.precision,
+          referenceCheckpoint: this.linkCheckpoint,
         }),
     }), key);
     return { session, logits };
   }
 
   /**
-   * Graph-cache variant suffix of the precision: float16 graphs are built (and cached) in half
-   * precision straight from the checkpoint, not converted from float32 ones at load.
+   * Graph-cache variant suffix of the precision (float16 graphs are built and cached in half
+   * precision straight from the checkpoint, not converted from float32 ones at load) and of
+   * `linkCheckpoint` (graphs pointing into the checkpoint's files).
    */
-  get #precisionSuffix(): string {
-    return this.precision === "float16" ? "-f16" : "";
+  get #variantSuffix(): string {
+    return `${this.precision === "float16" ? "-f16" : ""}${this.linkCheckpoint ? "-linked" : ""}`;
   }
 
   #session(name: string, request: () => GraphRequest, decoderKey?: string): Promise<Session> {
@@ -766,6 +782,25 @@ function weightFormat(w: unknown): WeightFormat {
   return w as WeightFormat;
 }
 
+/** Refuses `linkCheckpoint` where it cannot apply (rather than ignoring it). */
+function checkLinkCheckpoint(link: unknown, device: Device, cacheDir: string | null): void {
+  if (link === undefined || link === false) return;
+  if (link !== true) {
+    throw new InputError(`linkCheckpoint = ${JSON.stringify(link)} is not a boolean`);
+  }
+  if (cacheDir === null) {
+    throw new InputError(
+      `linkCheckpoint needs a graph cache to link the checkpoint's files into; drop cacheDir: false`,
+    );
+  }
+  if (device === "webgpu") {
+    throw new InputError(
+      `linkCheckpoint applies to devices cpu and cuda: device "webgpu" reads every external data ` +
+        `file whole into memory, so it would read the checkpoint's shards whole; leave it out`,
+    );
+  }
+}
+
 function checkPosition(p: number, what: string): void {
   if (!Number.isInteger(p) || p < 0) {
     throw new InputError(`${what} must be a non-negative integer, got ${p}`);
@@ -798,6 +833,7 @@ export async function loadModel(
     // Fail on an unusable device now rather than at the first prefill.
     assertDeviceAvailable(device);
     checkDeviceOptions(device, opts);
+    checkLinkCheckpoint(opts.linkCheckpoint, device, cacheDir);
     if (device === "webgpu") await requireWebGpuAdapter();
     const cacheLocation = opts.cacheLocation ?? (device === "webgpu" ? "gpu" : "cpu");
     if (cacheLocation !== "cpu" && (cacheLocation !== "gpu" || device !== "webgpu")) {
@@ -818,6 +854,7 @@ export async function loadModel(
       weights,
       opts.precision,
       cacheLocation,
+      opts.linkCheckpoint ?? false,
     );
   } catch (err) {
     if (owns) src.tensors.close();
