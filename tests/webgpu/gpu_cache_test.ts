@@ -165,6 +165,19 @@ Deno.test({
           assertEquals(fed.samples[0].ids, want.samples[0].ids, `${recipe}: ids, cache on cpu`);
         }
       }
+      // A batch of two: per-sample evictions, shifted for both samples at once on the GPU.
+      const other = IDS.map((id) => 5 + ((id * 7) % 59));
+      const two = [prompt, { embeds: cpu.embedTokens(other), ids: other, length: other.length }];
+      const batch = (m: Model) =>
+        generateBatch(m, two, {
+          maxNewTokens: 6,
+          stopAtEos: false,
+          policies: two.map(() => createRecipe("h2o").policy({ fraction: 0.5 })),
+        });
+      const [want, got] = [await batch(cpu), await batch(gpu)];
+      assertEquals(got.samples.map((x) => x.ids), want.samples.map((x) => x.ids), "batch ids");
+      assertEquals(got.cacheLengths, want.cacheLengths);
+      got.cache.release();
     } finally {
       await Promise.all([cpu.close(), gpu.close(), fedFromCpu.close()]);
     }
