@@ -17,7 +17,10 @@
  * cache's row layout; the runtime appends them. The `importance` variant adds
  * `importance_l [B, P_l + T]` (attention averaged over heads, summed over the T queries; the
  * placeholder's column included); the `matrices` variant adds that and
- * `attention_l [B, T, P_l + T]` (head-averaged matrices).
+ * `attention_l [B, T, P_l + T]` (head-averaged matrices); the `headMatrices` variant adds both
+ * and `attention_heads_l [B, heads, T, P_l + T]`, every query head's probabilities (head
+ * `h` reads KV head ⌊h / (heads / kvHeads)⌋, as in transformers), whose mean over heads is
+ * `attention_l`.
  * Variants are separate graphs, so a run that needs no attention computes none of these.
  *
  * No step copies the cache: the past and the new entries are attended separately and only
@@ -46,8 +49,12 @@ import { projection } from "./projection.ts";
 /** Bumped whenever the graph's structure or numerics change (part of the graph-cache key). */
 export const LLAMA_GRAPH_VERSION = 4;
 
-/** Which attention summaries the graph outputs. */
-export type AttentionOutputs = "none" | "importance" | "matrices";
+/**
+ * Which attention summaries the graph outputs: none, the importance vectors, those and the
+ * head-averaged matrices, or all of that and every head's matrix (each level includes the
+ * ones before it).
+ */
+export type AttentionOutputs = "none" | "importance" | "matrices" | "headMatrices";
 
 /** Graph variant of the decoder. */
 export interface LlamaGraphOptions {
@@ -84,6 +91,7 @@ export const llamaNames = {
   newValue: (l: number): string => `new_value_${l}`,
   importance: (l: number): string => `importance_${l}`,
   attention: (l: number): string => `attention_${l}`,
+  headAttention: (l: number): string => `attention_heads_${l}`,
 } as const;
 
 /** Weight names of layer `l` under the decoder's prefix (Hugging Face layout). */
@@ -330,8 +338,9 @@ function readRows(g: GraphBuilder, a: string, rows: string, transposed: boolean)
 
 /**
  * The attention summaries of layer `l` from its probabilities `[B, kvH, T·G, S]`: PrefixKV's
- * importance (head mean, summed over queries) `[B, S]` and, for `matrices`, the head-averaged
- * matrix `[B, T, S]`. Nothing for the `none` variant.
+ * importance (head mean, summed over queries) `[B, S]`; for `matrices` and `headMatrices` the
+ * head-averaged matrix `[B, T, S]`; for `headMatrices` also every head's matrix
+ * `[B, H, T, S]`. Nothing for the `none` variant.
  */
 function attentionSummaries(m: Decoder, l: number, probs: string): void {
   const { g, spec } = m;
@@ -343,7 +352,7 @@ function attentionSummaries(m: Decoder, l: number, probs: string): void {
     const summed = g.op("ReduceSum", [perHead, g.constI64([1])], { keepdims: 0 });
     const imp = g.op("Mul", [summed, invHeads], {}, { outputs: [llamaNames.importance(l)] });
     g.output(imp, "float32", ["B", `S_${l}`]);
-  } else if (m.attention === "matrices") {
+  } else if (m.attention === "matrices" || m.attention === "headMatrices") {
     const G = spec.numHeads / spec.numKvHeads;
     const S1 = g.op("Shape", [probs], { start: 3, end: 4 });
     const byToken = g.op("Reshape", [probs, shapeOf(g, [m.B1, spec.numKvHeads, m.T1, G, S1])]);
@@ -354,7 +363,21 @@ function attentionSummaries(m: Decoder, l: number, probs: string): void {
     });
     g.output(imp, "float32", ["B", `S_${l}`]);
     g.output(att, "float32", ["B", "T", `S_${l}`]);
+    if (m.attention === "headMatrices") headMatrices(m, l, byToken, S1);
   }
+}
+
+/**
+ * Every query head's attention of layer `l` as `[B, H, T, S]`, from the probabilities grouped
+ * by token `[B, kvH, T, G, S]`: head kv·G + g is group g of KV head kv (the o_proj order).
+ */
+function headMatrices(m: Decoder, l: number, byToken: string, S1: string): void {
+  const { g, spec } = m;
+  const byHead = g.op("Transpose", [byToken], { perm: [0, 1, 3, 2, 4] }); // [B, kvH, G, T, S]
+  const heads = g.op("Reshape", [byHead, shapeOf(g, [m.B1, spec.numHeads, m.T1, S1])], {}, {
+    outputs: [llamaNames.headAttention(l)],
+  });
+  g.output(heads, "float32", ["B", spec.numHeads, "T", `S_${l}`]);
 }
 
 /** The SwiGLU MLP of layer `l`: `down(silu(gate(x)) · up(x))`, gate and up as one Gemm. */

@@ -136,6 +136,7 @@ export async function teacherForcedNll(
     promptLength: N,
     importance: pre.importance,
     attention: pre.attention,
+    headAttention: pre.headAttention,
     imageSpan: prompt.imageSpan,
   });
   for (let i = 1; i < answer.length; i++) {

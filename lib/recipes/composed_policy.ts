@@ -6,11 +6,12 @@
  */
 import { InputError } from "../errors.ts";
 import type { KvCache } from "../runtime/kv_cache.ts";
-import type {
-  AttentionNeeds,
-  CachePolicy,
-  PrefillInfo,
-  StepInfo,
+import {
+  type AttentionNeeds,
+  type CachePolicy,
+  type PrefillInfo,
+  type StepInfo,
+  widestPrefillNeeds,
 } from "../runtime/cache_policy.ts";
 import { type Budget, budgetLabel, keptFraction } from "../prefix/budget.ts";
 import type { DecisionSections, DecodeRun, RecipeParts } from "./recipe.ts";
@@ -41,7 +42,7 @@ export class ComposedPolicy implements CachePolicy {
   /** A policy that runs `parts` at `budget`. */
   constructor(readonly parts: RecipeParts, readonly budget: Budget) {
     this.needs = {
-      prefill: widest(parts.scorer.needs, parts.allocation.needs ?? "none"),
+      prefill: widestPrefillNeeds([parts.scorer.needs, parts.allocation.needs ?? "none"]),
       step: parts.decode.needsStepAttention,
     };
   }
@@ -127,16 +128,6 @@ export class ComposedPolicy implements CachePolicy {
     if (!this.#run) throw new Error("recipe: afterStep called before afterPrefill");
     this.#run.afterStep(cache, info);
   }
-}
-
-const NEEDS_ORDER: readonly AttentionNeeds["prefill"][] = ["none", "importance", "matrices"];
-
-/** The larger of two prefill needs (matrices include the importance). */
-function widest(
-  a: AttentionNeeds["prefill"],
-  b: AttentionNeeds["prefill"],
-): AttentionNeeds["prefill"] {
-  return NEEDS_ORDER.indexOf(a) >= NEEDS_ORDER.indexOf(b) ? a : b;
 }
 
 function gather(values: Float32Array, indices: Int32Array): Float32Array {

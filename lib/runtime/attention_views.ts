@@ -1,7 +1,8 @@
 /**
  * Attention data as `ndarray` views, so a notebook can slice it without copying: each layer's
  * head-averaged attention as a `[queries, keys]` view over the runtime's own buffer
- * ({@link attentionViews}), and the per-layer importance stacked into one `[layers, positions]`
+ * ({@link attentionViews}), every head's as a `[heads, queries, keys]` view
+ * ({@link headAttentionViews}), and the per-layer importance stacked into one `[layers, positions]`
  * array ({@link stackImportance}) whose rows are the per-layer vectors themselves.
  *
  * @example Slice a layer's attention and the importance of one position across layers
@@ -77,6 +78,39 @@ export function attentionViews(attention: readonly Float32Array[], n: number): F
       );
     }
     return ndarray(matrix, [n, n]);
+  });
+}
+
+/**
+ * Per-layer `[heads, queries, keys]` views over row-major `[heads, N, N]` per-head attention
+ * (what `Model.prefill` returns as `headAttention` with `attention: "headMatrices"` for one
+ * sequence). The views share the matrices' memory; `view.pick(h, null, null)` is head h's
+ * `[queries, keys]` matrix.
+ *
+ * @example Head 1's attention from query 2 to key 0, and its whole row
+ * ```ts
+ * import { headAttentionViews } from "@prefixkv/prefixkv";
+ * // One layer, two heads, a 2-entry prompt: head 0 then head 1, each [query, key].
+ * const heads = [Float32Array.of(1, 0, 0.5, 0.5, 1, 0, 0.9, 0.1)];
+ * const [l0] = headAttentionViews(heads, 2);
+ * console.log(l0.shape, l0.get(1, 1, 0), l0.pick(1, 1, null).shape); // [2, 2, 2] 0.9… [2]
+ * ```
+ *
+ * @throws InputError when a layer does not hold heads × N × N values
+ */
+export function headAttentionViews(
+  headAttention: readonly Float32Array[],
+  n: number,
+): Float32NdArray[] {
+  return headAttention.map((matrices, layer) => {
+    const heads = n > 0 ? matrices.length / (n * n) : 0;
+    if (!Number.isInteger(heads) || heads < 1) {
+      throw new InputError(
+        `per-head attention of layer ${layer} has ${matrices.length} values, not heads × N × N ` +
+          `for N = ${n}; pass one sequence's matrices and its prompt length`,
+      );
+    }
+    return ndarray(matrices, [heads, n, n]);
   });
 }
 

@@ -13,14 +13,21 @@ export interface PrefillInfo {
   promptLength: number;
   /**
    * Per layer, length N: head-averaged prefill attention summed over all prompt queries
-   * (PrefixKV's importance). Present when the policy asked for `"importance"` or `"matrices"`.
+   * (PrefixKV's importance). Present when the policy asked for any prefill attention.
    */
   importance?: Float32Array[];
   /**
-   * Per layer, `[N, N]` row-major head-averaged attention (row = query). Present only when the
-   * policy asked for `"matrices"`.
+   * Per layer, `[N, N]` row-major head-averaged attention (row = query). Present when the
+   * policy asked for `"matrices"` or `"headMatrices"`.
    */
   attention?: Float32Array[];
+  /**
+   * Per layer, `[heads, N, N]` row-major attention of every query head (head, then query, then
+   * key; the number of heads is `length / N²`); its mean over heads is `attention`. Present
+   * only when the policy asked for `"headMatrices"`. It takes 4·heads·N² bytes per layer per
+   * prompt (32 heads at N = 640, LLaVA-1.5-7B's size: 52 MB a layer, 1.7 GB for 32 layers).
+   */
+  headAttention?: Float32Array[];
   /** Half-open range `[start, end)` of the image-feature positions, when the prompt has one. */
   imageSpan?: { start: number; end: number };
 }
@@ -40,10 +47,31 @@ export interface StepInfo {
 
 /** Which attention outputs a policy needs from the runtime. */
 export interface AttentionNeeds {
-  /** At prefill: nothing, importance vectors, or importance plus full matrices. */
-  prefill: "none" | "importance" | "matrices";
+  /**
+   * At prefill: nothing, importance vectors, importance plus the head-averaged matrices, or all
+   * of that plus every head's matrices (`headMatrices`, see {@link PrefillInfo.headAttention}).
+   */
+  prefill: PrefillNeeds;
   /** At each decode step: whether per-layer attention of the new token is needed. */
   step: boolean;
+}
+
+/** What a policy may ask for at prefill, from least to most (each includes the ones before). */
+export type PrefillNeeds = "none" | "importance" | "matrices" | "headMatrices";
+
+const PREFILL_NEEDS_ORDER: readonly PrefillNeeds[] = [
+  "none",
+  "importance",
+  "matrices",
+  "headMatrices",
+];
+
+/** The prefill output that serves every one of `needs` (the most inclusive; `"none"` for none). */
+export function widestPrefillNeeds(needs: readonly PrefillNeeds[]): PrefillNeeds {
+  return needs.reduce<PrefillNeeds>(
+    (a, b) => (PREFILL_NEEDS_ORDER.indexOf(b) > PREFILL_NEEDS_ORDER.indexOf(a) ? b : a),
+    "none",
+  );
 }
 
 /** A KV retention policy as the runtime sees it. */

@@ -25,7 +25,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import { type AttentionNeeds, type CachePolicy, keepAll } from "./cache_policy.ts";
+import { type CachePolicy, keepAll, widestPrefillNeeds } from "./cache_policy.ts";
 import type { KvCache } from "./kv_cache.ts";
 import type { Model, Prompt } from "./model.ts";
 
@@ -182,7 +182,7 @@ export async function generateBatch(
   const stopAtEos = opts.stopAtEos ?? true;
   const eos = new Set(opts.eosTokenIds ?? model.spec.eosTokenIds);
   const V = model.vocabSize;
-  const prefillNeeds = strongest(policies.map((p) => p.needs.prefill));
+  const prefillNeeds = widestPrefillNeeds(policies.map((p) => p.needs.prefill));
   const stepNeeds = policies.some((p) => p.needs.step);
 
   // Load the graphs first so that timings measure computation only.
@@ -209,6 +209,7 @@ export async function generateBatch(
       promptLength: N,
       importance: pre.importance && rowsOf(pre.importance, B, b),
       attention: pre.attention && rowsOf(pre.attention, B, b),
+      headAttention: pre.headAttention && rowsOf(pre.headAttention, B, b),
       imageSpan: prompts[b].imageSpan,
     })
   );
@@ -263,13 +264,6 @@ export async function generateBatch(
     positionMode,
     cache,
   };
-}
-
-const LEVEL = { none: 0, importance: 1, matrices: 2 } as const;
-
-/** The attention output that serves every policy's prefill. */
-function strongest(needs: AttentionNeeds["prefill"][]): AttentionNeeds["prefill"] {
-  return needs.reduce((a, b) => (LEVEL[b] > LEVEL[a] ? b : a), "none");
 }
 
 /** Sample `b`'s rows of each layer's `[batch, …]` output (views, no copy). */

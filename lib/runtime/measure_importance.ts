@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { attentionViews, type Float32NdArray, stackImportance } from "./attention_views.ts";
+import {
+  attentionViews,
+  type Float32NdArray,
+  headAttentionViews,
+  stackImportance,
+} from "./attention_views.ts";
 import type { Model, Prompt } from "./model.ts";
 
 /** Importance of one prompt. */
@@ -51,13 +56,27 @@ export async function measureImportance(model: Model, prompt: Prompt): Promise<M
 export interface MeasuredAttention extends MeasuredImportance {
   /** Per layer, the head-averaged attention as a `[queries, keys]` view (no copy). */
   attention: Float32NdArray[];
+  /**
+   * Per layer, every query head's attention as a `[heads, queries, keys]` view (no copy); only
+   * with `{ heads: true }`. Its mean over heads is `attention`.
+   */
+  heads?: Float32NdArray[];
+}
+
+/** Options of {@link measureAttention}. */
+export interface MeasureAttentionOptions {
+  /**
+   * Also return every head's matrices (default false). They take 4·heads·N² bytes per layer
+   * (LLaVA-1.5-7B, 32 heads, N = 640: 52 MB a layer), `heads` times the averaged ones.
+   */
+  heads?: boolean;
 }
 
 /**
  * Prefills `prompt` on `model` (a throwaway cache) with the full attention matrices: every
- * layer's head-averaged attention `[N, N]` and its importance (the column sums over all queries).
- * The matrices take N² floats per layer: use {@link measureImportance} when the importance is
- * enough.
+ * layer's head-averaged attention `[N, N]` and its importance (the column sums over all queries),
+ * and with `{ heads: true }` every head's `[heads, N, N]`. The matrices take N² floats per layer
+ * (heads · N² more with `heads`): use {@link measureImportance} when the importance is enough.
  *
  * @example The attention of layer 3's last query, and how much of it lands on the image
  * ```ts
@@ -72,16 +91,42 @@ export interface MeasuredAttention extends MeasuredImportance {
  * for (let k = imageSpan!.start; k < imageSpan!.end; k++) onImage += lastQuery.get(k);
  * console.log(onImage);
  * ```
+ *
+ * @example Each head's share of the last query's attention on the image, in layer 3
+ * ```ts
+ * import { BUNDLED_EXAMPLE_IMAGE, BUNDLED_MODEL_DIR, chatPrompt } from "@prefixkv/prefixkv";
+ * import { loadModel, measureAttention } from "@prefixkv/prefixkv";
+ * const model = await loadModel(BUNDLED_MODEL_DIR);
+ * const image = BUNDLED_EXAMPLE_IMAGE;
+ * const prompt = await chatPrompt(model, { question: "Describe the image.", image });
+ * const { heads, promptLength: n, imageSpan } = await measureAttention(model, prompt, {
+ *   heads: true,
+ * });
+ * const layer3 = heads![3]; // [heads, queries, keys]
+ * for (let h = 0; h < layer3.shape[0]; h++) {
+ *   const row = layer3.pick(h, n - 1, null);
+ *   let onImage = 0;
+ *   for (let k = imageSpan!.start; k < imageSpan!.end; k++) onImage += row.get(k);
+ *   console.log(`head ${h}: ${onImage.toFixed(3)}`);
+ * }
+ * ```
  */
-export async function measureAttention(model: Model, prompt: Prompt): Promise<MeasuredAttention> {
-  await model.prepare("matrices", "last");
+export async function measureAttention(
+  model: Model,
+  prompt: Prompt,
+  options: MeasureAttentionOptions = {},
+): Promise<MeasuredAttention> {
+  const level = options.heads ? "headMatrices" : "matrices";
+  await model.prepare(level, "last");
   const t0 = performance.now();
-  const out = await model.prefill(prompt.embeds, { attention: "matrices", logits: "last" });
+  const out = await model.prefill(prompt.embeds, { attention: level, logits: "last" });
   const prefillMs = performance.now() - t0;
   if (!out.importance || !out.attention) throw new Error("prefill returned no attention");
+  if (options.heads && !out.headAttention) throw new Error("prefill returned no head attention");
   return {
     ...measured(out.importance, prompt, prefillMs),
     attention: attentionViews(out.attention, prompt.length),
+    heads: out.headAttention && headAttentionViews(out.headAttention, prompt.length),
   };
 }
 

@@ -23,6 +23,7 @@ export {
   type CachePolicy,
   keepAll,
   type PrefillInfo,
+  type PrefillNeeds,
   type StepInfo,
 } from "./cache_policy.ts";
 export {
@@ -72,6 +73,7 @@ export { chatPrompt, type ChatPromptInput } from "./chat_prompt.ts";
 export { ObservedPolicy, type PrefillSnapshot } from "./observed_policy.ts";
 export {
   measureAttention,
+  type MeasureAttentionOptions,
   type MeasuredAttention,
   type MeasuredImportance,
   measureImportance,
@@ -79,6 +81,7 @@ export {
 export {
   attentionViews,
   type Float32NdArray,
+  headAttentionViews,
   type StackedImportance,
   stackImportance,
 } from "./attention_views.ts";

@@ -2,7 +2,8 @@
  * A runnable model: token embeddings in JavaScript, the vision tower + projector and the decoder
  * as ONNX sessions, and the per-layer {@link KvCache} they read and extend.
  *
- * Decoder graphs come in variants (attention outputs none / importance / matrices, logits of
+ * Decoder graphs come in variants (attention outputs none / importance / matrices / head
+ * matrices, logits of
  * all positions or the last); each is built (or fetched from the on-disk graph cache) and
  * loaded the first time it is needed. Every session holds its own copy of the weights, so a
  * request is served by an already loaded session that computes at least what was asked
@@ -167,6 +168,12 @@ export interface PrefillResult {
   importance?: Float32Array[];
   /** Per layer, `[N, N]` (`[batch, N, N]`) row-major head-averaged attention (row = query). */
   attention?: Float32Array[];
+  /**
+   * Per layer, `[heads, N, N]` (`[batch, heads, N, N]`) row-major attention of every query
+   * head (`attention: "headMatrices"`); its mean over heads is `attention`. Costs
+   * 4·heads·N² bytes per layer per prompt (LLaVA-1.5-7B, 32 heads, N = 640: 52 MB a layer).
+   */
+  headAttention?: Float32Array[];
   /** Milliseconds inside onnxruntime (the rest of the call is JavaScript). */
   runMs: number;
 }
@@ -225,7 +232,12 @@ export interface Prompt {
   imageSpan?: { start: number; end: number };
 }
 
-const ATTENTION_LEVEL: Record<AttentionOutputs, number> = { none: 0, importance: 1, matrices: 2 };
+const ATTENTION_LEVEL: Record<AttentionOutputs, number> = {
+  none: 0,
+  importance: 1,
+  matrices: 2,
+  headMatrices: 3,
+};
 
 /** A loaded model; create with {@link loadModel}. Call {@link Model.close} when done. */
 export class Model {
@@ -587,7 +599,8 @@ export class Model {
     for (let l = 0; l < t.numLayers; l++) {
       fetches.push(llamaNames.newKey(l), llamaNames.newValue(l));
       if (attention !== "none") fetches.push(llamaNames.importance(l));
-      if (attention === "matrices") fetches.push(llamaNames.attention(l));
+      if (ATTENTION_LEVEL[attention] >= 2) fetches.push(llamaNames.attention(l));
+      if (attention === "headMatrices") fetches.push(llamaNames.headAttention(l));
     }
     const t0 = performance.now();
     const out = await session.run(feeds, fetches);
@@ -616,7 +629,8 @@ export class Model {
       logits: logitData,
       logitRows: logitData.length / t.vocabSize,
       importance: attention === "none" ? undefined : perLayer(llamaNames.importance),
-      attention: attention === "matrices" ? perLayer(llamaNames.attention) : undefined,
+      attention: ATTENTION_LEVEL[attention] >= 2 ? perLayer(llamaNames.attention) : undefined,
+      headAttention: attention === "headMatrices" ? perLayer(llamaNames.headAttention) : undefined,
       runMs,
     };
   }

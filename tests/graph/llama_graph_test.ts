@@ -52,7 +52,9 @@ async function runGraph(
   // attention, and is dropped so that the outputs read like the reference's.
   for (let l = 0; l < spec.numLayers; l++) {
     if ((cache?.layers[l].positions.length ?? 0) > 0) continue;
-    for (const name of [llamaNames.importance(l), llamaNames.attention(l)]) {
+    for (
+      const name of [llamaNames.importance(l), llamaNames.attention(l), llamaNames.headAttention(l)]
+    ) {
       const t = out[name];
       if (!t) continue;
       const data = t.data as Float32Array;
@@ -188,6 +190,62 @@ Deno.test("llama graph: the importance variant equals the matrices variant's imp
   }
   assert(maxAbsDiff(plain.logits.data as Float32Array, mat.logits.data as Float32Array) <= 1e-6);
 });
+
+for (const [name, opts] of CONFIGS) {
+  Deno.test(`llama graph (${name}): per-head matrices match the reference; their mean is the matrices output`, async () => {
+    const { spec: { text: spec }, store } = makeTinyLlama({ ...opts, layers: 2 });
+    const ref = referenceLlama(spec, store);
+    const cache = ref.newCache();
+    const prompt = [1, 17, 4, 33, 60];
+    ref.forward(ref.embed(prompt), prompt.map((_, i) => i), cache);
+    cache.keep(0, [0, 2, 4]); // ragged past: 3 entries and none (a placeholder), 3 new tokens
+    cache.keep(1, []);
+    const ids = [8, 21, 2];
+    const positions = [5, 6, 7];
+    const embeds = ref.embed(ids);
+    const got = await runGraph(
+      spec,
+      store,
+      { attention: "headMatrices" },
+      Float32Array.from(embeds),
+      positions,
+      cache.clone(),
+    );
+    const mat = await runGraph(
+      spec,
+      store,
+      { attention: "matrices" },
+      Float32Array.from(embeds),
+      positions,
+      cache.clone(),
+    );
+    const want = ref.forward(embeds, positions, cache);
+    const H = spec.numHeads;
+    const T = ids.length;
+    for (let l = 0; l < spec.numLayers; l++) {
+      const S = cache.length(l); // after the forward: past + new
+      const heads = got[llamaNames.headAttention(l)];
+      assertEquals(heads.dims, [1, H, T, S]);
+      const data = heads.data as Float32Array;
+      const d = maxAbsDiff(data, want.headAttention[l]);
+      assert(d <= 1e-6, `layer ${l}: per-head attention differs from the reference by ${d}`);
+      const mean = new Float64Array(T * S);
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T * S; i++) mean[i] += data[h * T * S + i] / H;
+      }
+      const att = got[llamaNames.attention(l)].data as Float32Array;
+      assert(maxAbsDiff(att, mean) <= 1e-7, `layer ${l}: head mean vs matrices`);
+      // The head-averaged outputs are the matrices variant's.
+      assertEquals(att, mat[llamaNames.attention(l)].data as Float32Array);
+      assertEquals(
+        got[llamaNames.importance(l)].data as Float32Array,
+        mat[llamaNames.importance(l)].data as Float32Array,
+      );
+    }
+    assert(!(llamaNames.headAttention(0) in mat), "the matrices variant has no per-head output");
+    assertEquals(got.logits.data as Float32Array, mat.logits.data as Float32Array);
+  });
+}
 
 Deno.test("llama graph: the last-logits variant gives the last row of the all-logits one", async () => {
   const { spec: { text: spec }, store } = makeTinyLlama();

@@ -112,6 +112,11 @@ export interface RefOutput {
    * the new tokens (zero above the causal diagonal).
    */
   attention: Float64Array[];
+  /**
+   * Per layer, `[heads, T, S]`: every query head's attention probabilities, columns as in
+   * `attention` (whose entries are their mean over heads).
+   */
+  headAttention: Float64Array[];
   /** Per layer, the new tokens' keys after RoPE, `[T, kvHeads, headDim]`. */
   newKeys: Float64Array[];
   /** Per layer, the new tokens' values, `[T, kvHeads, headDim]`. */
@@ -291,6 +296,7 @@ export class ReferenceLlama {
 
     let x = Float64Array.from(embeds);
     const attention: Float64Array[] = [];
+    const headAttention: Float64Array[] = [];
     const newKeys: Float64Array[] = [];
     const newValues: Float64Array[] = [];
 
@@ -320,6 +326,7 @@ export class ReferenceLlama {
 
       const attnOut = new Float64Array(T * H * hd);
       const probsMean = new Float64Array(T * S);
+      const probsHeads = new Float64Array(H * T * S);
       for (let t = 0; t < T; t++) {
         const visible = P + t + 1; // all cached entries, then new tokens up to t
         for (let head = 0; head < H; head++) {
@@ -333,6 +340,7 @@ export class ReferenceLlama {
           softmaxInPlace(scores);
           for (let j = 0; j < visible; j++) {
             probsMean[t * S + j] += scores[j] / H;
+            probsHeads[(head * T + t) * S + j] = scores[j];
             for (let d = 0; d < hd; d++) {
               attnOut[(t * H + head) * hd + d] += scores[j] * valueAt(j, kvh, d);
             }
@@ -340,6 +348,7 @@ export class ReferenceLlama {
         }
       }
       attention.push(probsMean);
+      headAttention.push(probsHeads);
       newKeys.push(k);
       newValues.push(v);
       const o = linear(attnOut, T, w.o, D, H * hd);
@@ -360,7 +369,7 @@ export class ReferenceLlama {
 
     const hidden = rmsNorm(x, D, this.finalNorm, this.spec.rmsNormEps);
     const logits = linear(hidden, T, this.lmHead, vocabSize, D);
-    return { logits, attention, newKeys, newValues, hidden };
+    return { logits, attention, headAttention, newKeys, newValues, hidden };
   }
 }
 

@@ -245,6 +245,33 @@ Deno.test("forward: GQA maps query head h to KV head floor(h / (H / kvH))", () =
   const b = ref.forward(ref.embed(IDS), range(0, IDS.length), ref.newCache());
   assertClose(a.logits, b.logits, 1e-12);
   assertClose(a.attention[1], b.attention[1], 1e-12);
+  assertClose(a.headAttention[1], b.headAttention[1], 1e-12);
+});
+
+Deno.test("forward: per-head attention is [heads, T, S], rows sum to 1, its head mean is attention", () => {
+  // Two KV heads of two query heads each: heads 0, 1 read KV head 0 and differ only by their
+  // queries, so a head's matrix is its own (not a copy of its group's).
+  const { spec, store } = makeTinyLlama({ seed: 8, heads: 4, kvHeads: 2, layers: 2 });
+  const model = referenceLlama(spec.text, store);
+  const cache = model.newCache();
+  model.forward(model.embed(IDS.slice(0, 2)), [0, 1], cache);
+  const out = model.forward(model.embed(IDS.slice(2, 5)), [2, 3, 4], cache);
+  const [H, T, S] = [4, 3, 5];
+  out.headAttention.forEach((heads, l) => {
+    assertEquals(heads.length, H * T * S);
+    const mean = new Float64Array(T * S);
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const r = heads.subarray((h * T + t) * S, (h * T + t + 1) * S);
+        assertClose([r.reduce((x, y) => x + y, 0)], [1], 1e-12);
+        for (let j = 0; j < S; j++) mean[t * S + j] += r[j] / H;
+      }
+    }
+    assertClose(mean, out.attention[l], 1e-15);
+    const head0 = heads.subarray(0, T * S);
+    const head1 = heads.subarray(T * S, 2 * T * S);
+    assert(head0.some((x, i) => Math.abs(x - head1[i]) > 1e-3), `layer ${l}: heads 0, 1 equal`);
+  });
 });
 
 Deno.test("forward: RoPE is relative (shifted positions) and linear scaling divides positions", () => {

@@ -1,6 +1,10 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { InputError } from "../../lib/errors.ts";
-import { attentionViews, stackImportance } from "../../lib/runtime/attention_views.ts";
+import {
+  attentionViews,
+  headAttentionViews,
+  stackImportance,
+} from "../../lib/runtime/attention_views.ts";
 import { measureAttention, measureImportance } from "../../lib/runtime/measure_importance.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
@@ -20,6 +24,21 @@ Deno.test("attentionViews: [queries, keys] over the matrices' own memory", () =>
   m[3] = 0.75; // a view, not a snapshot
   assertEquals(row.get(0), 0.75);
   assertThrows(() => attentionViews([m], 4), InputError, "not N × N = 4 × 4");
+});
+
+Deno.test("headAttentionViews: [heads, queries, keys] over the matrices' own memory", () => {
+  // Two heads of a 2-entry prompt: head 0 = [[1, 0], [0.5, 0.5]], head 1 = [[1, 0], [0.9, 0.1]].
+  const m = Float32Array.of(1, 0, 0.5, 0.5, 1, 0, 0.875, 0.125);
+  const [view] = headAttentionViews([m], 2);
+  assertEquals(view.shape, [2, 2, 2]);
+  assert(view.data === m, "no copy");
+  assertEquals(view.get(1, 1, 0), 0.875);
+  const head1 = view.pick(1, null, null); // head 1's [queries, keys]
+  assertEquals([head1.get(1, 0), head1.get(1, 1)], [0.875, 0.125]);
+  const acrossHeads = view.pick(null, 1, 0); // query 1 → key 0 in every head
+  assertEquals([acrossHeads.get(0), acrossHeads.get(1)], [0.5, 0.875]);
+  assertThrows(() => headAttentionViews([m], 3), InputError, "not heads × N × N for N = 3");
+  assertThrows(() => headAttentionViews([m.subarray(1)], 2), InputError, "has 7 values");
 });
 
 Deno.test("stackImportance: one [layers, positions] buffer, rows are its subarrays", () => {
@@ -72,6 +91,20 @@ Deno.test("measureAttention: matrices are causal rows summing to 1; importance =
       }
     }
     assertEquals([got.promptLength, got.imageSpan], [n, undefined]);
+    assertEquals(got.heads, undefined, "per-head matrices only when asked");
+    // With heads: [heads, N, N] views whose mean over heads is the averaged matrix.
+    const withHeads = await measureAttention(model, prompt, { heads: true });
+    for (let l = 0; l < 2; l++) {
+      const h = withHeads.heads![l];
+      assertEquals(h.shape, [4, n, n]);
+      for (let q = 0; q < n; q++) {
+        for (let k = 0; k < n; k++) {
+          let mean = 0;
+          for (let head = 0; head < 4; head++) mean += h.get(head, q, k) / 4;
+          assert(Math.abs(mean - got.attention[l].get(q, k)) < 1e-6, `layer ${l} (${q}, ${k})`);
+        }
+      }
+    }
   } finally {
     await model.close();
   }

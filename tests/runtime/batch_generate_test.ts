@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { createRecipe } from "../../lib/recipes/registry.ts";
-import type { CachePolicy } from "../../lib/runtime/cache_policy.ts";
+import type { CachePolicy, PrefillInfo } from "../../lib/runtime/cache_policy.ts";
 import { generate, generateBatch } from "../../lib/runtime/generate.ts";
 import { loadModel, type Model } from "../../lib/runtime/model.ts";
 import { makeTinyLlama } from "../fixtures/tiny_checkpoint.ts";
@@ -113,4 +113,30 @@ Deno.test("generateBatch: unequal prompt lengths and per-sample counts are clear
       Error,
       "offline config",
     );
+  }));
+
+Deno.test("generateBatch: a policy asking for headMatrices gets its own sample's per-head attention (= the reference)", () =>
+  withModel(async (model) => {
+    const ref = referenceLlama(ck.spec.text, ck.store);
+    const N = PROMPTS[0].length;
+    const H = ck.spec.text.numHeads;
+    const seen: PrefillInfo[] = [];
+    const policies = PROMPTS.map((): CachePolicy => ({
+      needs: { prefill: "headMatrices", step: false },
+      afterPrefill: (_cache, info) => void seen.push(info),
+      afterStep() {},
+    }));
+    const prompts = await Promise.all(PROMPTS.map((ids) => model.buildPrompt({ ids })));
+    await generateBatch(model, prompts, { maxNewTokens: 2, policies, stopAtEos: false });
+    assertEquals(seen.length, 3);
+    seen.forEach((info, b) => {
+      const want = ref.forward(ref.embed(PROMPTS[b]), PROMPTS[b].map((_, i) => i), ref.newCache());
+      for (let l = 0; l < 3; l++) {
+        assertEquals(info.headAttention![l].length, H * N * N);
+        const d = maxAbsDiff(info.headAttention![l], want.headAttention[l]);
+        assert(d <= 1e-6, `sample ${b} layer ${l}: ${d} from the reference`);
+        assert(maxAbsDiff(info.attention![l], want.attention[l]) <= 1e-6);
+        assertEquals(info.importance![l].length, N);
+      }
+    });
   }));
