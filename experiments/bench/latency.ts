@@ -33,6 +33,7 @@ import { createRecipe } from "../../lib/recipes/registry.ts";
 import { generateBatch } from "../../lib/runtime/generate.ts";
 import type { KvCache } from "../../lib/runtime/kv_cache.ts";
 import { loadModel, type Model, type ModelSource } from "../../lib/runtime/model.ts";
+import { requireWebGpuAdapter } from "../../lib/runtime/webgpu.ts";
 import { ObservedPolicy } from "../../lib/runtime/observed_policy.ts";
 import { decodeStepBytes, rooflineMs } from "../../lib/analysis/roofline.ts";
 import { type LatencyPoint, latencyVsBudget } from "../../lib/plot/efficiency.ts";
@@ -51,7 +52,9 @@ const HELP = `deno task bench [options]: decode latency against the roofline (an
   --prompt N         prompt tokens (default 512; quick 128)
   --new N            tokens generated per sample (default 64; quick 12)
   --budgets LIST     comma-separated budgets below 1 (default 0.8,0.6,0.4,0.2)
-  --threads N        onnxruntime intra-op threads (default: onnxruntime's choice)
+  --threads N        onnxruntime intra-op threads (default: onnxruntime's choice; cpu only)
+  --device DEV       cpu (default) or webgpu (KV caches held on the GPU; the roofline stays
+                     the CPU memory's, so its ideal speedups are only a reference there)
   --out DIR          where latency.{csv,svg,json} go (default .cache/prefixkv/bench)`;
 
 const FLAGS = {
@@ -64,6 +67,7 @@ const FLAGS = {
   new: { type: "string" },
   budgets: { type: "string" },
   threads: { type: "string" },
+  device: { type: "string" },
   out: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -315,6 +319,8 @@ async function main(args: string[]): Promise<void> {
   }
   const peer = choiceFlag("peer", values.peer, ["torch"] as const);
   const threads = numberFlag("threads", values.threads, { integer: true, min: 1 });
+  const device = choiceFlag("device", values.device, ["cpu", "webgpu"] as const) ?? "cpu";
+  const adapter = device === "webgpu" ? await requireWebGpuAdapter() : null;
   const outDir = resolve(values.out ?? join(".cache", "prefixkv", "bench"));
   const w = await workload(values);
   const spec = w.source.spec.text;
@@ -326,7 +332,11 @@ async function main(args: string[]): Promise<void> {
       (bandwidth.copy / 1e9).toFixed(1)
     } GB/s`,
   );
-  const model = await loadModel(w.source, { cacheDir: false, threads });
+  const model = await loadModel(w.source, {
+    cacheDir: false,
+    device,
+    ...(threads === undefined ? {} : { threads }),
+  });
   try {
     const ids = promptIds(w);
     // Calibration: the batch's prefill importance gives every budget's offline config. It also
@@ -419,6 +429,9 @@ async function main(args: string[]): Promise<void> {
         weightBytes: weights,
         kvBytesFullAtEnd: full.kvBytes,
         threads: threads ?? null,
+        device,
+        adapter,
+        cacheLocation: model.cacheLocation,
       },
       bandwidth: {
         copyBytesPerSecond: bandwidth.copy,
