@@ -75,7 +75,12 @@ const prompt = await model.buildPrompt({ ids, image: pixels });
 const visionMs = performance.now() - t1;
 phase("image encoded");
 const t2 = performance.now();
-const pre = await model.prefill(prompt.embeds, { attention: "importance", logits: "last" });
+// Room for the 16 tokens, so that decoding appends without growing every layer.
+const pre = await model.prefill(prompt.embeds, {
+  attention: "importance",
+  logits: "last",
+  reserve: 16,
+});
 const prefillMs = performance.now() - t2;
 phase("prefilled");
 const V = model.vocabSize;
