@@ -187,8 +187,9 @@ export interface SaveOptions {
   alignment?: number;
   /**
    * Point {@link FileRegion} initializers into their files through hard links next to the model
-   * (default false: their bytes are copied into the data file). Where a link cannot be made
-   * (another file system), they are copied and {@link SavedModel.notLinked} says why.
+   * (default false: their bytes are copied into the data file). A file the graph reads less than
+   * 1/64 of is copied from, not linked (a link keeps the whole file alive). Where a link cannot
+   * be made (another file system), they are copied and {@link SavedModel.notLinked} says why.
    */
   linkFiles?: boolean;
 }
@@ -480,6 +481,7 @@ export class GraphBuilder {
     let file: Deno.FsFile | null = null;
     let dataBytes = 0;
     const links = new Map<string, string>(); // file → its hard link's name next to the model
+    const worthLinking = options.linkFiles ? filesWorthLinking(used, threshold) : new Set();
     let linkedBytes = 0;
     let notLinked: string | undefined;
     const external = (t: Initializer, where: string, offset: number, length: number) =>
@@ -502,7 +504,7 @@ export class GraphBuilder {
           continue;
         }
         const region = t.values instanceof FileRegion ? t.values : null;
-        if (region && options.linkFiles && notLinked === undefined) {
+        if (region && worthLinking.has(region.path) && notLinked === undefined) {
           let link = links.get(region.path);
           if (link === undefined) {
             link = `linked-${links.size}-${region.path.split(/[\\/]/).pop()}`;
@@ -600,6 +602,24 @@ function inlineTensor(t: Initializer, data: TensorData) {
     dataType: DTYPE_CODE[t.dtype],
     rawData: bytesOf(data),
   });
+}
+
+/**
+ * Files that the external file-region initializers of `inits` read at least 1/64 of: a link
+ * keeps the whole file alive, so a file the graph reads only a sliver of (a shard holding the
+ * norms of an int8 decoder, say) is copied from instead.
+ */
+function filesWorthLinking(inits: Initializer[], threshold: number): Set<string> {
+  const read = new Map<string, number>();
+  for (const t of inits) {
+    if (!(t.values instanceof FileRegion) || byteLength(t) < threshold) continue;
+    read.set(t.values.path, (read.get(t.values.path) ?? 0) + t.values.length);
+  }
+  const worth = new Set<string>();
+  for (const [path, bytes] of read) {
+    if (bytes * 64 >= Deno.statSync(path).size) worth.add(path);
+  }
+  return worth;
 }
 
 /** The values of `region`, as its element type's typed array. */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { InputError } from "../../lib/errors.ts";
 import { openSafetensors } from "../../lib/checkpoint/safetensors.ts";
+import { GraphBuilder } from "../../lib/graph/onnx_builder.ts";
 import { loadModel } from "../../lib/runtime/model.ts";
 import { writeTinyLlava } from "../fixtures/tiny_checkpoint.ts";
 
@@ -155,5 +156,35 @@ Deno.test("linkCheckpoint: refused without a graph cache, on webgpu, and when no
     );
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("save linkFiles: a file the graph reads less than 1/64 of is copied from, not linked", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A [16, 16] float32 weight (1 KiB) at offset 8 of a file of 8 + 1024 + `tail` bytes.
+    const w = Float32Array.from({ length: 256 }, (_, i) => i / 7);
+    const save = async (tail: number, name: string) => {
+      const file = join(dir, `${name}.bin`);
+      const bytes = new Uint8Array(8 + 1024 + tail);
+      bytes.set(new Uint8Array(w.buffer), 8);
+      await Deno.writeFile(file, bytes);
+      const part = Object.assign(() => w, {
+        region: { path: file, offset: 8, length: 1024, dtype: "float32" as const },
+      });
+      const g = new GraphBuilder(name, { referenceFiles: true });
+      const x = g.input("x", "float32", ["N", 16]);
+      g.output(g.op("MatMul", [x, g.weight("w", [16, 16], [part])]), "float32", ["N", 16]);
+      await Deno.mkdir(join(dir, name));
+      return await g.save(join(dir, name, "model.onnx"), { linkFiles: true });
+    };
+    const small = await save(1024, "mostly-used");
+    assertEquals([small.linkedBytes, small.dataBytes, small.linkedFiles.length], [1024, 0, 1]);
+    const sliver = await save(64 * 1024, "sliver");
+    assertEquals([sliver.linkedBytes, sliver.dataBytes, sliver.linkedFiles.length], [0, 1024, 0]);
+    const data = await Deno.readFile(sliver.dataPath!);
+    assertEquals(new Float32Array(data.buffer, 0, 256), w);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
