@@ -15,7 +15,7 @@
  * counts of {@link webGpuTransfers}, so tests and benchmarks can show what a step moves.
  *
  * @example Make GPU storage once the decoder has created onnxruntime-web's device
- * ```ts ignore
+ * ```ts
  * import { GpuKvContext } from "./gpu_kv_cache.ts";
  * import { KvCache } from "./kv_cache.ts";
  * import { webGpuDevice } from "./webgpu.ts";
