@@ -42,6 +42,14 @@ export interface PrefixSearchOptions {
   /** Bisection steps at most (default 100). */
   maxIterations?: number;
   /**
+   * Fewest entries every layer keeps (default `startSize + 1`, what the search keeps anyway).
+   * A larger floor, e.g. a selection that protects a recent window, caps each layer's
+   * evictions at N − minKeep while searching and rescaling, so the total still meets the
+   * target within `tolerance` and no layer keeps fewer than minKeep. At or below the default
+   * it changes nothing.
+   */
+  minKeep?: number;
+  /**
    * How the per-layer counts are scaled to the target after the search: `"floor"` (default,
    * the reference: floor(E_l·target/ΣE), total ≤ target) or `"largest-remainder"` (then hands
    * the lost units to the largest fractional parts so the total is exactly round(target)).
@@ -95,7 +103,8 @@ export interface PrefixSearchResult {
  *
  * @param importance per layer, N non-negative scores (head-averaged attention column sums)
  * @throws InputError for a budget outside (0, 1], bad scores, N too small for the protected
- *   positions, or a budget so small that even evicting every candidate cannot reach it
+ *   positions, a `minKeep` that is not an integer in [0, N], or a budget so small that even
+ *   evicting every candidate cannot reach it
  */
 export function prefixSearch(
   importance: ArrayLike<ArrayLike<number>>,
@@ -115,21 +124,30 @@ export function prefixSearch(
   }
   const { numLayers, promptLength: n } = checkImportance(importance);
   checkProtected(n, startSize);
+  const minKeep = options.minKeep ?? startSize + 1;
+  if (!Number.isInteger(minKeep) || minKeep < 0 || minKeep > n) {
+    throw new InputError(`minKeep must be an integer in [0, ${n}]; got ${minKeep}`);
+  }
   const evictRatio = evictRatioOf(budget);
   const target = n * numLayers * evictRatio;
-  const candidates = n - startSize - 1;
+  const floor = Math.max(minKeep, startSize + 1);
+  // Evictions a layer may take: every candidate, or fewer under a larger floor.
+  const candidates = n - floor;
   if (target > candidates * numLayers) {
     throw new InputError(
       `budget ${budget} keeps ${(budget * n).toFixed(1)} of ${n} entries per layer on average, ` +
-        `but ${startSize + 1} positions per layer are protected; raise the budget to at least ` +
-        `${((startSize + 1) / n).toFixed(4)} or lower startSize`,
+        `but ${floor} positions per layer are protected; raise the budget to at least ` +
+        `${(floor / n).toFixed(4)}${floor > startSize + 1 ? " or lower minKeep" : ""} ` +
+        `or lower startSize`,
     );
   }
 
   const cums = Array.from({ length: numLayers }, (_, l) => cumulativePriority(importance[l]));
   const protect = startSize + 1;
   const evictAt = (p: number): number[] =>
-    cums.map((cum) => Math.max(0, n - (shortestPrefixIndex(cum, p) + 1) - protect));
+    cums.map((cum) =>
+      Math.min(candidates, Math.max(0, n - (shortestPrefixIndex(cum, p) + 1) - protect))
+    );
   const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
 
   let lo = 0;

@@ -32,6 +32,28 @@ Deno.test("prefixSearch: hand case, default tolerance stops at the first midpoin
   ]);
 });
 
+Deno.test("prefixSearch: minKeep floors every layer; the total still meets the target", () => {
+  // budget 0.5 → target 8, tolerance 0.5. Without a floor: p = .5 → (5, 2) = 7 < 8 → p = .25
+  // → idx (0, 1) → (5, 4) = 9 > 8 → p = .375 → idx (0, 2) → (5, 3) = 8: keep [3, 5].
+  const free = prefixSearch([L0, L1], { budget: 0.5, tolerance: 0.5 });
+  assertEquals([free.p, free.keep], [0.375, [3, 5]]);
+  // minKeep 4 caps each layer's evictions at 8 − 4: p = .5 → (4, 2) = 6 → p = .25 → (4, 4) = 8.
+  const floored = prefixSearch([L0, L1], { budget: 0.5, tolerance: 0.5, minKeep: 4 });
+  assertEquals([floored.p, floored.iterations, floored.converged], [0.25, 2, true]);
+  assertEquals([floored.evictBeforeRescale, floored.keep], [[4, 4], [4, 4]]);
+  // At or below startSize + 1 the floor changes nothing.
+  for (const minKeep of [0, 1, 2]) {
+    assertEquals(prefixSearch([L0, L1], { budget: 0.5, tolerance: 0.5, minKeep }), free);
+  }
+  // A budget the floor cannot meet, and a bad floor, are InputErrors naming the fix.
+  assertThrows(
+    () => prefixSearch([L0, L1], { budget: 0.4, minKeep: 4 }),
+    InputError,
+    "raise the budget to at least 0.5000 or lower minKeep",
+  );
+  assertThrows(() => prefixSearch([L0, L1], { budget: 0.5, minKeep: 9 }), InputError, "minKeep");
+});
+
 Deno.test("prefixSearch: hand case, tight tolerance bisects to p = 0.75", () => {
   // tolerance 0.5 needs exactly 4. p = .5 → 7 > 4 → lo = .5; p = .75 → idx (1, 5) → (4, 0) = 4.
   const r = prefixSearch([L0, L1], { budget: 0.75, tolerance: 0.5 });

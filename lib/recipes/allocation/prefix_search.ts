@@ -4,6 +4,12 @@
  * p of its importance mass; paper.md §1.4). Wraps `prefixSearch` from `lib/prefix`; its
  * decision (p, iterations, convergence) travels in the `prefixkv` section.
  *
+ * The search keeps at least `startSize + 1` entries per layer. Composed with a selection that
+ * protects more (a recent window, a larger sink), every layer's count is floored at the
+ * selection's `minKeep`: the search caps each layer's evictions at N − minKeep, so the total
+ * stays within the search's tolerance of the budget (then the reference's rescale and floor).
+ * PrefixKV's own selection protects exactly `startSize + 1`, so its counts are unchanged.
+ *
  * @module
  */
 import { prefixSearch } from "../../prefix/search.ts";
@@ -37,16 +43,20 @@ export interface PrefixKvDecision {
   source?: string;
 }
 
-/** Per-prompt PrefixKV search (max–min: equal retained share across layers). */
+/**
+ * Per-prompt PrefixKV search (max–min: equal retained share across layers), every layer
+ * floored at the selection's `minKeep`.
+ */
 export function prefixSearchAllocation(o: PrefixSearchAllocationOptions = {}): Allocation {
   return {
     name: "prefix-search",
     uniform: false,
     needsScores: true,
-    allocate({ scores, fraction }) {
+    allocate({ scores, fraction, minKeep }) {
       if (!scores) throw new Error("allocation prefix-search: no scores");
       const found = prefixSearch(scores, {
         budget: fraction,
+        minKeep,
         startSize: o.startSize ?? 1,
         tolerance: o.tolerance,
         maxIterations: o.maxIterations,
