@@ -88,6 +88,7 @@ export { fixedDistance } from "./decode/fixed_distance.ts";
 export { accumulatedGlobal, accumulatedLayerwise } from "./decode/accumulated.ts";
 export { allowedLength } from "./decode/target.ts";
 export {
+  headSparsity,
   layerRatios,
   layerSparsity,
   postVisionAttention,

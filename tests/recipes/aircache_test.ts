@@ -40,30 +40,77 @@ const close = (a: number, b: number, eps = 1e-6) => assert(Math.abs(a - b) < eps
 const info = (imageSpan?: { start: number; end: number }) => ({
   promptLength: N,
   attention: [Float32Array.from(L0), Float32Array.from(L1)],
+  headAttention: [Float32Array.from(L0), Float32Array.from(L1)], // one head per layer
   imageSpan,
 });
 
 Deno.test("aircache: X_t is the text after the image; the elite get ≥ α × the last token's top", () => {
   assertEquals(airCacheRoles(info(IMAGE)), { visual: IMAGE, textFrom: 6 });
   assertEquals(airCacheRoles(info(), 1), { textFrom: 1 }); // no image: after the sink
-  assertEquals(eliteTokens(L0, N, 6, 0.9), [6]); // 0.15 < 0.9 · 0.25
-  assertEquals(eliteTokens(L0, N, 6, 0.5), [6, 7]); // 0.15 ≥ 0.125
+  assertEquals(eliteTokens([L0], N, 6, 0.9), [6]); // 0.15 < 0.9 · 0.25
+  assertEquals(eliteTokens([L0], N, 6, 0.5), [6, 7]); // 0.15 ≥ 0.125
   // Over every text token the sink-side 0.1s stay below 0.9 · 0.25 too.
-  assertEquals(eliteTokens(L0, N, 0, 0.9), [6]);
+  assertEquals(eliteTokens([L0], N, 0, 0.9), [6]);
   // Without an image the last token joins the elite (an early elite sees only a few entries).
-  assertEquals(layerElite(L0, N, airCacheRoles(info(), 1), 0.9), [6, 7]);
+  assertEquals(layerElite([L0], N, airCacheRoles(info(), 1), 0.9), [6, 7]);
 });
 
 Deno.test("aircache: I_v is the elite's attention renormalised over visual + elite keys", () => {
   const keys = (k: number) => (k >= 2 && k < 6) || k === 6;
-  const iv = eliteImportance(L0, N, [6], keys);
+  const iv = eliteImportance([L0], N, [6], keys);
   [0, 0, 0.4 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 0.1 / 0.85, 0.15 / 0.85, 0].forEach((x, k) =>
     close(iv[k], x)
   );
   // Two elite queries: the mean of their renormalised rows (row 7 over keys 2–7 sums 0.8).
-  const both = eliteImportance(L0, N, [6, 7], (k) => k >= 2);
+  const both = eliteImportance([L0], N, [6, 7], (k) => k >= 2);
   close(both[2], (0.4 / 0.85 + 0.1 / 0.8) / 2);
   close(both[7], (0 + 0.15 / 0.8) / 2);
+});
+
+Deno.test("aircache: the elite threshold is on the heads' mean text-only softmax of the last row", () => {
+  // Head a's last row puts little on X_t = {6, 7}: 0.02, 0.08 → softmax over X_t 0.2, 0.8;
+  // head b 0.5, 0.3 → 0.625, 0.375. Mean 0.4125, 0.5875: the elite is {7}. The averaged raw
+  // row (0.26, 0.19) would pick {6}.
+  const lastRowHead = (x6: number, x7: number) => {
+    const m = new Array(N * N).fill(0);
+    const rest = (1 - x6 - x7) / 6;
+    for (let k = 0; k < 6; k++) m[(N - 1) * N + k] = rest;
+    m[(N - 1) * N + 6] = x6;
+    m[(N - 1) * N + 7] = x7;
+    return m;
+  };
+  const a = lastRowHead(0.02, 0.08);
+  const b = lastRowHead(0.5, 0.3);
+  assertEquals(eliteTokens([a, b], N, 6, 0.9), [7]);
+  assertEquals(eliteTokens([a.map((x, i) => (x + b[i]) / 2)], N, 6, 0.9), [6]);
+});
+
+Deno.test("aircache: I_v averages the heads' restricted softmaxes; the recipe keeps by it", () => {
+  // One layer; the elite is {6} in both heads (last row as in L0). Row 6 of head a: 0.5 on
+  // visual 2, 0.3 on 3, 0.2 on itself (visual + elite mass 1); head b: 0.9 on the sink, 0.06
+  // on visual 4, 0.04 on itself (mass 0.1 → 0.6, 0.4). Per head, then averaged: I_v(2) = 0.25,
+  // I_v(3) = 0.15, I_v(4) = 0.3. The averaged row renormalised would rank 2 first (0.25/0.55).
+  const headA = layer([0, 0, 0.5, 0.3, 0, 0, 0.2, 0]);
+  const headB = layer([0.9, 0, 0, 0, 0.06, 0, 0.04, 0]);
+  const mean = headA.map((x, i) => (x + headB[i]) / 2);
+  const heads = [Float32Array.from([...headA, ...headB])];
+  const [s] = eliteObservationWindow().score({
+    promptLength: N,
+    attention: [Float32Array.from(mean)],
+    headAttention: heads,
+    imageSpan: IMAGE,
+  }, 1)!;
+  [0.25, 0.15, 0.3, 0].forEach((x, i) => close(s[2 + i], x));
+  // Text keeps its tier: 2 + the heads' mean attention of the elite row (row sums are 1).
+  close(s[6], 2 + 0.12);
+  // round(0.625 · 8) = 5 = 4 text entries + the best visual one: 4 (per head), not 2.
+  const policy = createRecipe("aircache").policy({ fraction: 0.625 }) as ComposedPolicy;
+  const cache = prefillWith(policy, [new Array(N).fill(1)], {
+    attention: [mean],
+    headAttention: [[...headA, ...headB]],
+    imageSpan: IMAGE,
+  });
+  assertEquals(positionsOf(cache), [[0, 1, 4, 6, 7]]);
 });
 
 Deno.test("aircache: scores put text above every visual entry; rank mode scores all alike", () => {
@@ -94,7 +141,7 @@ Deno.test("aircache: adjusted Fisher–Pearson skewness and the layer weights ½
 
 Deno.test("aircache: text kept whole; the skewed layer's visual entries get more of the rest", () => {
   const policy = createRecipe("aircache").policy({ fraction: 0.75 }) as ComposedPolicy;
-  assertEquals(policy.needs, { prefill: "matrices", step: false });
+  assertEquals(policy.needs, { prefill: "headMatrices", step: false });
   const cache = prefillWith(policy, [new Array(N).fill(1), new Array(N).fill(1)], {
     attention: [L0, L1],
     imageSpan: IMAGE,

@@ -6,7 +6,8 @@
  * l is [p, l] and value row [p + 0.5, −l], so kept positions and merges can be read back from
  * the buffers. Attention per layer is causal and row-stochastic, with layer-specific sharpness
  * (so layers' importance curves differ, as PrefixKV needs) and a heavy sink at position 0;
- * importance is its column sum.
+ * importance is its column sum. Two heads split each row differently ({@link splitIntoHeads})
+ * and average to it, for parts that read per-head attention.
  */
 import type { CachePolicy, PrefillInfo, StepInfo } from "../../lib/runtime/cache_policy.ts";
 import { KvCache } from "../../lib/runtime/kv_cache.ts";
@@ -28,6 +29,32 @@ export interface SyntheticShape {
 /** Key and value rows of one synthetic entry. */
 export function entryRows(position: number, layer: number): { key: number[]; value: number[] } {
   return { key: [position, layer], value: [position + 0.5, -layer] };
+}
+
+/**
+ * Two causal row-stochastic heads `[2, n, n]` whose mean is `matrix` (up to float rounding):
+ * in each row head 0 moves a share t of the even keys' mass onto the odd keys, head 1 the
+ * opposite, so the heads differ (as real heads do) while their average stays the matrix.
+ */
+export function splitIntoHeads(matrix: Float32Array, n: number): Float32Array {
+  const heads = new Float32Array(2 * n * n);
+  for (let q = 0; q < n; q++) {
+    let even = 0;
+    let odd = 0;
+    for (let k = 0; k <= q; k++) {
+      if (k % 2 === 0) even += matrix[q * n + k];
+      else odd += matrix[q * n + k];
+    }
+    // Head 0 scales even keys by 1 + t and odd ones by 1 − t·even/odd; head 1 the reverse.
+    const t = odd > 0 ? 0.8 * Math.min(1, odd / even) : 0;
+    for (let k = 0; k <= q; k++) {
+      const a = matrix[q * n + k];
+      const shift = k % 2 === 0 ? t * a : -t * a * even / odd;
+      heads[q * n + k] = a + shift;
+      heads[n * n + q * n + k] = a - shift;
+    }
+  }
+  return heads;
 }
 
 /** A prefilled synthetic cache and the prefill report (importance and attention matrices). */
@@ -69,7 +96,8 @@ export function syntheticPrefill(shape: SyntheticShape): { cache: KvCache; info:
     importance.push(imp);
     attention.push(m);
   }
-  return { cache, info: { promptLength: n, importance, attention } };
+  const headAttention = attention.map((m) => splitIntoHeads(m, n));
+  return { cache, info: { promptLength: n, importance, attention, headAttention } };
 }
 
 /**
@@ -176,6 +204,11 @@ export function promptCache(
 export interface HandPrefill {
   /** Per layer, `[N, N]` attention rows (row = query), for scorers that need matrices. */
   attention?: number[][];
+  /**
+   * Per layer, `[heads, N, N]` per-head attention (head, then query); default: `attention` as
+   * the layer's only head.
+   */
+  headAttention?: number[][];
   /** Key row of position p in layer l (default {@link entryRows}). */
   keys?: (p: number, l: number) => number[];
   /** Image-feature positions `[start, end)`, for modality-aware scorers. */
@@ -190,6 +223,7 @@ export function prefillWith(policy: CachePolicy, importance: number[][], o: Hand
     promptLength: n,
     importance: importance.map((r) => Float32Array.from(r)),
     attention: o.attention?.map((m) => Float32Array.from(m)),
+    headAttention: (o.headAttention ?? o.attention)?.map((m) => Float32Array.from(m)),
     imageSpan: o.imageSpan,
   });
   return cache;

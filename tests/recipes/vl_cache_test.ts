@@ -8,6 +8,7 @@ import { assert, assertEquals } from "@std/assert";
 import {
   type ComposedPolicy,
   createRecipe,
+  headSparsity,
   layerRatios,
   layerSparsity,
   postVisionAttention,
@@ -33,6 +34,8 @@ const L1 = [
   [0.8, 0.002, 0.002, 0.002, 0.004, 0.19],
 ];
 const flat = (m: number[][]) => m.flat();
+const chunk = (flatRows: number[], n: number) =>
+  Array.from({ length: n }, (_, q) => flatRows.slice(q * n, (q + 1) * n));
 const columnSums = (m: number[][]) => m[0].map((_, k) => m.reduce((s, row) => s + row[k], 0));
 const close = (a: number, b: number) => assert(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
 
@@ -43,15 +46,49 @@ Deno.test("vl-cache: sparsity is the share of post-vision causal entries below 1
   close(layerSparsity(flat(L0), N, 0, 0.01), 2 / 21); // all 21 causal entries: rows 0–3 add none
 });
 
-Deno.test("vl-cache: the head-averaged matrix is denser than its heads (Algorithm 1 averages γ per head)", () => {
+Deno.test("vl-cache: γ is measured per head and averaged (Algorithm 1), not on the averaged matrix", () => {
   // One post-vision row (query 3 of 4). Two heads attend to disjoint halves of it.
   const head = (row: number[]) => [[1, 0, 0, 0], [0.5, 0.5, 0, 0], [0.3, 0.3, 0.4, 0], row].flat();
   const a = head([0.5, 0.5, 0, 0]);
   const b = head([0, 0, 0.5, 0.5]);
-  const perHead = (layerSparsity(a, 4, 3, 0.01) + layerSparsity(b, 4, 3, 0.01)) / 2;
-  close(perHead, 0.5); // what the paper measures: each head zeroes 2 of 4
+  close(headSparsity([a, b], 4, 3, 0.01), 0.5); // each head zeroes 2 of 4
   const averaged = a.map((x, i) => (x + b[i]) / 2);
-  close(layerSparsity(averaged, 4, 3, 0.01), 0); // what the runtime's matrices give
+  close(layerSparsity(averaged, 4, 3, 0.01), 0); // the averaged matrix zeroes none
+  close(headSparsity([averaged], 4, 3, 0.01), 0); // one head: its own sparsity
+});
+
+Deno.test("vl-cache: the recipe gets the heads' γ = 0.5 and budgets by it", () => {
+  // N = 8, image 1–4, post-vision queries 5, 6, 7 (6 + 7 + 8 = 21 causal entries).
+  // Layer 0: head a spreads each post-vision row over the even keys, head b over the odd ones
+  // (γ = 10/21 and 11/21, mean 0.5); their average is dense (γ = 0). Layer 1: both heads
+  // uniform (γ = 0).
+  const n = 8;
+  const uniformRow = (q: number) => Array.from({ length: n }, (_, k) => (k <= q ? 1 / (q + 1) : 0));
+  const parityRow = (q: number, parity: number) => {
+    const keys = Array.from({ length: q + 1 }, (_, k) => k).filter((k) => k % 2 === parity);
+    return Array.from({ length: n }, (_, k) => (keys.includes(k) ? 1 / keys.length : 0));
+  };
+  const matrix = (row: (q: number) => number[]) =>
+    Array.from({ length: n }, (_, q) => row(q)).flat();
+  const headA = matrix((q) => (q < 5 ? uniformRow(q) : parityRow(q, 0)));
+  const headB = matrix((q) => (q < 5 ? uniformRow(q) : parityRow(q, 1)));
+  const mean0 = headA.map((x, i) => (x + headB[i]) / 2);
+  const uniform = matrix(uniformRow);
+  const policy = createRecipe("vl-cache").policy({ fraction: 0.5 }) as ComposedPolicy;
+  assertEquals(policy.needs, { prefill: "headMatrices", step: false });
+  prefillWith(policy, [columnSums(chunk(mean0, n)), columnSums(chunk(uniform, n))], {
+    attention: [mean0, uniform],
+    headAttention: [[...headA, ...headB], [...uniform, ...uniform]],
+    imageSpan: { start: 1, end: 5 },
+  });
+  const section = policy.decision!.sections.vlCache as { sparsity: number[]; ratios: number[] };
+  close(section.sparsity[0], 0.5);
+  close(section.sparsity[1], 0);
+  // d = 0.5, 1 → β = 1/3, 2/3 → quotas 8/3, 16/3 of round(0.5·8·2) = 8 → [3, 5]. The averaged
+  // matrices (γ = 0 in both layers) would have given [4, 4].
+  close(section.ratios[0], 1 / 3);
+  close(section.ratios[1], 2 / 3);
+  assertEquals(Array.from(policy.decision!.kept), [3, 5]);
 });
 
 Deno.test("vl-cache: Algorithm 1's ratios are density shares of α·L, clipped to [0.01, 1]", () => {
@@ -78,7 +115,7 @@ Deno.test("vl-cache: scores are the post-vision queries' attention; without an i
 
 Deno.test("vl-cache: dense layers keep more; each keeps its top post-vision entries", () => {
   const policy = createRecipe("vl-cache").policy({ fraction: 0.5 }) as ComposedPolicy;
-  assertEquals(policy.needs, { prefill: "matrices", step: false });
+  assertEquals(policy.needs, { prefill: "headMatrices", step: false });
   const importance = [columnSums(L0), columnSums(L1)];
   const cache = prefillWith(policy, importance, {
     attention: [flat(L0), flat(L1)],

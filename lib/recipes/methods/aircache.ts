@@ -16,7 +16,7 @@
  * - Prompt = visual tokens X_v then text X_t. Elite window (Eq. (5) per the implementation):
  *   Att = softmax(Q_t K_tᵀ) over the text tokens; the elite are the text tokens j with
  *   Att[N_t − 1, j] ≥ α · max Att[N_t − 1, :], α = 0.9 — the tokens the last text token
- *   attends to most. Here {@link eliteTokens}.
+ *   attends to most. Here {@link eliteTokens} (Att: the heads' mean of their softmaxes).
  * - Visual importance: A_vtk = softmax(Q_tk K_vtkᵀ), the elite queries over the visual and the
  *   elite keys; I_v = the mean over the elite queries of A_vtk's visual columns. Here
  *   {@link eliteImportance} (a row restricted to those keys and renormalised is that softmax).
@@ -37,14 +37,14 @@
  * and the decision says `textTrimmed: true`. `text: "rank"` is the unified variant of Table 6:
  * text and visual entries compete in one ranking by the elite's attention.
  *
- * **Approximation forced by the runtime.** The matrices are head-averaged (the runtime has no
- * per-head attention), so both softmaxes restricted to a key subset are the head-averaged row
- * restricted and renormalised, not the mean of per-head renormalised rows (the sources write
- * one softmax and do not say how heads combine); the elite threshold is then taken on the
- * head-averaged last row. Measured with the plain-loops reference forward pass on the bundled
- * model (12 scene prompts × 8 layers, same elite): the top 10 / 30 / 50 % visual entries by
- * this I_v and by the mean of the heads' I_v agree on 93.3 %. One set of positions is kept per
- * layer.
+ * **Heads.** The sources write one softmax and leave open how the heads combine. Here each
+ * restricted softmax is taken per head, then averaged over the heads (`needs: "headMatrices"`):
+ * head h's row restricted to the key subset and renormalised is that head's softmax over the
+ * subset, and I_v is the mean over heads and elite queries. The elite threshold is applied to
+ * the mean over heads of the last row's text-restricted softmax (each head's last row over X_t,
+ * renormalised, then averaged), the same rule. A head-averaged row restricted and renormalised
+ * differs: heads with little mass on the subset count as much as the others in the paper's rule
+ * and less in the averaged one. One set of positions is kept per layer.
  *
  * **Open in the paper; this toolkit's choices.** X_t is the text *after* the image: the notation
  * puts the text after the visual tokens, and under causal attention text before the image
@@ -72,6 +72,7 @@ import { targetTotal } from "../allocation/pyramid.ts";
 import { fixedDistance } from "../decode/fixed_distance.ts";
 import { defineMethod } from "../method.ts";
 import { distanceOption, startSizeOption } from "../options.ts";
+import { prefillHeadMatrices } from "../prefill_attention.ts";
 import { apportion } from "../ranking.ts";
 import type { Allocation, Scorer } from "../recipe.ts";
 import { prefixSelection } from "../selection/prefix.ts";
@@ -108,36 +109,29 @@ export function airCacheRoles(info: PrefillInfo, startSize = 1): AirCacheRoles {
   return { visual: { ...span }, textFrom: Math.min(span.end, n - 1) };
 }
 
-function matrices(info: PrefillInfo, numLayers: number, who: string): Float32Array[] {
-  const att = info.attention;
-  const n = info.promptLength;
-  if (!att || att.length !== numLayers) {
-    throw new Error(
-      `${who}: the runtime reported ${att?.length ?? "no"} attention matrices for ` +
-        `${numLayers} layers`,
-    );
-  }
-  att.forEach((m, l) => {
-    if (m.length !== n * n) throw new Error(`${who}: layer ${l} attention is not N × N`);
-  });
-  return att;
-}
-
 /**
  * The elite of one layer: the positions j in `[from, n)` whose attention from the last
- * position is at least `alpha` times the largest there (sorted; never empty).
+ * position is at least `alpha` times the largest there (sorted; never empty). That attention is
+ * the mean over `heads` (`[n, n]` matrices) of each head's last row restricted to `[from, n)`
+ * and renormalised (its softmax over those keys).
  */
 export function eliteTokens(
-  matrix: ArrayLike<number>,
+  heads: readonly ArrayLike<number>[],
   n: number,
   from: number,
   alpha: number,
 ): number[] {
   const last = (n - 1) * n;
+  const row = new Float64Array(n);
+  for (const matrix of heads) {
+    let z = 0;
+    for (let j = from; j < n; j++) z += matrix[last + j];
+    if (z > 0) { for (let j = from; j < n; j++) row[j] += matrix[last + j] / z; }
+  }
   let max = 0;
-  for (let j = from; j < n; j++) max = Math.max(max, matrix[last + j]);
+  for (let j = from; j < n; j++) max = Math.max(max, row[j]);
   const elite: number[] = [];
-  for (let j = from; j < n; j++) if (matrix[last + j] >= alpha * max) elite.push(j);
+  for (let j = from; j < n; j++) if (row[j] >= alpha * max) elite.push(j);
   return elite;
 }
 
@@ -146,34 +140,38 @@ export function eliteTokens(
  * the last position joins them (an early elite's row sees only the first few entries).
  */
 export function layerElite(
-  matrix: ArrayLike<number>,
+  heads: readonly ArrayLike<number>[],
   n: number,
   roles: AirCacheRoles,
   alpha: number,
 ): number[] {
-  const elite = eliteTokens(matrix, n, roles.textFrom, alpha);
+  const elite = eliteTokens(heads, n, roles.textFrom, alpha);
   if (!roles.visual && elite.at(-1) !== n - 1) elite.push(n - 1);
   return elite;
 }
 
 /**
- * Importance of every key in `keys` (others 0): the mean over the `elite` queries of their
- * attention restricted to the causal keys in `keys` and renormalised to sum to 1.
+ * Importance of every key in `keys` (others 0): the mean over `heads` (`[n, n]` matrices) and
+ * the `elite` queries of each head's attention restricted to the causal keys in `keys` and
+ * renormalised to sum to 1 (that head's softmax over those keys).
  */
 export function eliteImportance(
-  matrix: ArrayLike<number>,
+  heads: readonly ArrayLike<number>[],
   n: number,
   elite: readonly number[],
   keys: (position: number) => boolean,
 ): Float64Array {
   const importance = new Float64Array(n);
-  for (const q of elite) {
-    let z = 0;
-    for (let k = 0; k <= q; k++) if (keys(k)) z += matrix[q * n + k];
-    if (z <= 0) continue;
-    for (let k = 0; k <= q; k++) if (keys(k)) importance[k] += matrix[q * n + k] / z;
+  for (const matrix of heads) {
+    for (const q of elite) {
+      let z = 0;
+      for (let k = 0; k <= q; k++) if (keys(k)) z += matrix[q * n + k];
+      if (z <= 0) continue;
+      for (let k = 0; k <= q; k++) if (keys(k)) importance[k] += matrix[q * n + k] / z;
+    }
   }
-  for (let k = 0; k < n; k++) importance[k] /= elite.length;
+  const count = heads.length * elite.length;
+  for (let k = 0; k < n; k++) importance[k] /= count;
   return importance;
 }
 
@@ -188,19 +186,19 @@ export function eliteObservationWindow(options: AirCacheOptions = {}): Scorer {
   const startSize = options.startSize ?? 1;
   return {
     name: `elite-window(α=${alpha},text=${text})`,
-    needs: "matrices",
+    needs: "headMatrices",
     layerShared: false,
     score(info, numLayers) {
       const n = info.promptLength;
       const roles = airCacheRoles(info, startSize);
       const visual = roles.visual;
-      return matrices(info, numLayers, "scorer elite-window").map((m) => {
-        const elite = layerElite(m, n, roles, alpha);
-        const everyKey = eliteImportance(m, n, elite, () => true);
+      return prefillHeadMatrices(info, numLayers, "scorer elite-window").map((heads) => {
+        const elite = layerElite(heads, n, roles, alpha);
+        const everyKey = eliteImportance(heads, n, elite, () => true);
         if (!visual || text === "rank") return Float32Array.from(everyKey);
         const isVisual = (k: number) => k >= visual.start && k < visual.end;
         const eliteSet = new Set(elite);
-        const iv = eliteImportance(m, n, elite, (k) => isVisual(k) || eliteSet.has(k));
+        const iv = eliteImportance(heads, n, elite, (k) => isVisual(k) || eliteSet.has(k));
         return Float32Array.from(
           { length: n },
           (_, k) => isVisual(k) ? iv[k] : TEXT_TIER + everyKey[k],
@@ -293,7 +291,7 @@ export function strengthSkewnessAllocation(options: AirCacheOptions = {}): Alloc
     name: `strength-skewness(text=${text})`,
     uniform: false,
     needsScores: true,
-    needs: "matrices",
+    needs: "headMatrices",
     allocate(input) {
       const { promptLength: n, numLayers: layers, fraction, scores, minKeep, prefill } = input;
       if (!scores) throw new Error("allocation strength-skewness: no scores");
@@ -322,10 +320,10 @@ export function strengthSkewnessAllocation(options: AirCacheOptions = {}): Alloc
         kept = apportion(new Array(layers).fill(total / layers), total, minKeep, fixed);
         candidatesKept = new Array(layers).fill(0);
       }
-      const att = matrices(prefill, layers, "allocation strength-skewness");
+      const heads = prefillHeadMatrices(prefill, layers, "allocation strength-skewness");
       const aircache: AirCacheDecision = {
         text: visual ? text : "no image",
-        elite: att.map((m) => layerElite(m, n, roles, alpha)),
+        elite: heads.map((h) => layerElite(h, n, roles, alpha)),
         strength: stats.map((x) => x.strength),
         skewness: stats.map((x) => x.skewness),
         weight,
@@ -344,17 +342,19 @@ export const airCache = defineMethod({
   name: "aircache",
   summary: "AirCache: elite-window visual importance, budgets from strength and skewness",
   description: "AirCache for vision-language prompts. The elite are the text tokens after the " +
-    "image that the last token attends to at least α = 0.9 times its strongest text key; a " +
+    "image that the last token attends to at least α = 0.9 times its strongest text key (the " +
+    "heads' mean text-only softmax); a " +
     "visual entry's importance I_v is the elite queries' mean attention over the visual and " +
-    "elite keys, renormalised. Each layer's strength (Σ I_v) and skewness (adjusted " +
+    "elite keys, renormalised per head and averaged over heads. Each layer's strength (Σ I_v) and skewness (adjusted " +
     "Fisher–Pearson) are divided by their mean over the layers, and layer l's visual budget is " +
     "½(s'_t + s'_k) times the mean. Text entries are kept whole and the visual entries share " +
     "the rest of the budget r·N·L (exact totals; below the text share, text is trimmed by the " +
     "elite's attention and no visual entry is kept); text: rank ranks text and visual entries " +
-    "together. Sink(s) and the last token are always kept. Needs the prefill attention " +
-    "matrices. The paper was read through secondary sources (a paper note restating its " +
-    "equations, a summary, a third-party implementation); head-averaged matrices, the text " +
-    "window, the normalisation and fixed-distance decoding are this toolkit's choices (see " +
+    "together. Sink(s) and the last token are always kept. Needs every head's prefill " +
+    "attention matrices. The paper was read through secondary sources (a paper note restating " +
+    "its equations, a summary, a third-party implementation); the per-head softmaxes averaged " +
+    "over heads, the text window, the normalisation and fixed-distance decoding are this " +
+    "toolkit's choices (see " +
     "lib/recipes/methods/aircache.ts).",
   reference: "Huang et al., AirCache: Activating Inter-modal Relevancy KV Cache Compression " +
     "for Efficient Large Vision-Language Model Inference, arXiv 2503.23956v1 (ICCV 2025): the " +

@@ -18,7 +18,7 @@
  * - Eq. (1), ThresholdFilter(A, p): an entry counts when it is at least p = 1 % of its row's
  *   maximum; Eq. (2) and Algorithm 1: a layer's sparsity γ_l is the share of the post-vision
  *   rows' causal entries that the filter zeroes, measured per head and averaged over heads;
- *   density d_l = 1 − γ_l. Here {@link layerSparsity}.
+ *   density d_l = 1 − γ_l. Here {@link layerSparsity} (one head) and {@link headSparsity}.
  * - Algorithm 1's layer budget: β_l = clip(d_l / Σ_j d_j · α·L, 0.01, 1), α the kept fraction.
  *   Here {@link sparsityAllocation}: quotas β_l·N, clipped to [max(protected, ⌈0.01·N⌉), N].
  * - Modality-aware score (§3.2 / §4.2): s_j = Σ_{q ∈ P} A_qj over all causal keys j, visual
@@ -27,19 +27,13 @@
  *   specification notes that §5 may mean this for the baselines only; this file follows its
  *   reading for every method, as the option `recentRatio` (0 turns it off).
  *
- * **Approximation forced by the runtime.** The runtime reports head-averaged attention only
- * (`needs: "matrices"` gives one `[N, N]` matrix per layer; no per-head option exists), so γ_l
- * is the sparsity *of the head-averaged matrix*, not the mean of the heads' sparsities. The two
- * differ: an entry that one head attends to and another ignores is dense after averaging, so
- * head averaging typically gives lower γ_l (two heads with disjoint halves of a row have
- * γ = 0.5 each, their average γ = 0; `tests/recipes/vl_cache_test.ts`). Only the ratios
- * d_l / Σ d enter the budget, so a uniform drop in γ changes little; layers whose heads
- * specialise on different keys look denser than they are and get more budget than the paper
- * would give them. Measured with the plain-loops reference forward pass on the bundled model
- * (12 scene prompts): the heads' mean γ_l is 0.03–0.36 above the averaged matrix's (0.18 on
- * average), and at 30 % and 50 % budgets the per-layer counts move by 4.9 % of the kept
- * entries (at most 9 entries in a layer of about 84). Scores are head-averaged too, and a layer keeps one set of positions for
- * all its KV heads (the specification ranks per KV head).
+ * **Per head, as Algorithm 1 measures it.** The allocation asks the runtime for every head's
+ * attention (`needs: "headMatrices"`) and averages the heads' γ_{l,h} ({@link headSparsity}).
+ * Head averaging the matrix first would give a lower γ (an entry one head attends to and another
+ * ignores is dense after averaging: two heads with disjoint halves of a row have γ = 0.5 each,
+ * their averaged matrix γ = 0; `tests/recipes/vl_cache_test.ts`). The score needs only the
+ * head-averaged matrix: a sum over queries of the head mean is the head mean of the sums. A
+ * layer keeps one set of positions for all its KV heads (the specification ranks per KV head).
  *
  * **Open in the paper; this toolkit's choices.** Integer counts: the clipped β_l·N are
  * apportioned so the layers keep exactly round(r·N·L) (the specification also apportions;
@@ -58,6 +52,7 @@ import { targetTotal } from "../allocation/pyramid.ts";
 import { fixedDistance } from "../decode/fixed_distance.ts";
 import { defineMethod } from "../method.ts";
 import { distanceOption, startSizeOption } from "../options.ts";
+import { prefillHeadMatrices, prefillMatrices } from "../prefill_attention.ts";
 import { apportion } from "../ranking.ts";
 import type { Allocation, Scorer, Selection } from "../recipe.ts";
 import { topKSelection } from "../selection/top_k.ts";
@@ -70,21 +65,6 @@ export function postVisionStart(info: PrefillInfo): number {
   return Math.min(info.imageSpan?.end ?? 0, info.promptLength - 1);
 }
 
-function matrices(info: PrefillInfo, numLayers: number, who: string): Float32Array[] {
-  const att = info.attention;
-  const n = info.promptLength;
-  if (!att || att.length !== numLayers) {
-    throw new Error(
-      `${who}: the runtime reported ${att?.length ?? "no"} attention matrices for ` +
-        `${numLayers} layers`,
-    );
-  }
-  att.forEach((m, l) => {
-    if (m.length !== n * n) throw new Error(`${who}: layer ${l} attention is not N × N`);
-  });
-  return att;
-}
-
 /** VL-Cache's modality-aware scores: attention summed over the post-vision queries (§3.2). */
 export function postVisionAttention(): Scorer {
   return {
@@ -94,7 +74,7 @@ export function postVisionAttention(): Scorer {
     score(info, numLayers) {
       const n = info.promptLength;
       const from = postVisionStart(info);
-      return matrices(info, numLayers, "scorer post-vision-attention").map((m) => {
+      return prefillMatrices(info, numLayers, "scorer post-vision-attention").map((m) => {
         const sums = new Float64Array(n);
         for (let q = from; q < n; q++) {
           for (let k = 0; k <= q; k++) sums[k] += m[q * n + k];
@@ -127,6 +107,21 @@ export function layerSparsity(
 }
 
 /**
+ * A layer's γ_l as Algorithm 1 measures it: the mean over its heads of each head's
+ * {@link layerSparsity} (each head an `[n, n]` matrix).
+ */
+export function headSparsity(
+  heads: readonly ArrayLike<number>[],
+  n: number,
+  from: number,
+  threshold: number,
+): number {
+  let sum = 0;
+  for (const matrix of heads) sum += layerSparsity(matrix, n, from, threshold);
+  return heads.length === 0 ? 0 : sum / heads.length;
+}
+
+/**
  * Algorithm 1's kept ratio per layer: β_l = clip(d_l / Σ d · α·L, `min`, 1) for densities
  * d_l = 1 − γ_l and kept fraction α; uniform (β_l = α) when every layer is fully sparse.
  */
@@ -146,7 +141,7 @@ export interface VlCacheDecision {
   postVisionStart: number;
   /** Relative threshold p of Eq. (1) (share of the row maximum). */
   threshold: number;
-  /** Sparsity γ_l per layer (of the head-averaged matrix). */
+  /** Sparsity γ_l per layer: the mean of its heads' ({@link headSparsity}). */
   sparsity: number[];
   /** Algorithm 1's clipped kept ratio β_l per layer, before integer apportionment. */
   ratios: number[];
@@ -154,18 +149,19 @@ export interface VlCacheDecision {
 
 /**
  * VL-Cache's layer budget (Algorithm 1): each layer's share of r·N·L follows its post-vision
- * density, clipped to [1 %, 100 %] of N; integer counts sum exactly to round(r·N·L).
+ * density (1 − the mean of its heads' sparsities), clipped to [1 %, 100 %] of N; integer counts
+ * sum exactly to round(r·N·L). Reads every head's prefill attention (`needs: "headMatrices"`).
  */
 export function sparsityAllocation(threshold = 0.01): Allocation {
   return {
     name: `sparsity(τ=${threshold})`,
     uniform: false,
     needsScores: false,
-    needs: "matrices",
+    needs: "headMatrices",
     allocate({ promptLength: n, numLayers, fraction, minKeep, prefill }) {
       const from = postVisionStart(prefill);
-      const att = matrices(prefill, numLayers, "allocation sparsity");
-      const sparsity = att.map((m) => layerSparsity(m, n, from, threshold));
+      const heads = prefillHeadMatrices(prefill, numLayers, "allocation sparsity");
+      const sparsity = heads.map((layer) => headSparsity(layer, n, from, threshold));
       const ratios = layerRatios(sparsity, fraction, VL_CACHE_MIN_RATIO);
       const total = targetTotal(fraction, n, numLayers, minKeep);
       // The 1 % clip as a lower bound, unless the budget itself is below it (then every layer
@@ -202,15 +198,15 @@ export const vlCache = defineMethod({
   summary: "VL-Cache: layer budgets from post-vision sparsity, post-vision attention scores",
   description: "VL-Cache for vision-language prompts. The queries after the image (the " +
     "question's tokens) decide everything. Each layer's sparsity γ_l is the share of their " +
-    "causal attention entries below p = 1% of the row maximum (Eq. (1)–(2)); Algorithm 1 " +
+    "causal attention entries below p = 1% of the row maximum, measured per head and averaged " +
+    "over heads (Eq. (1)–(2)); Algorithm 1 " +
     "gives layer l the kept ratio β_l = clip((1 − γ_l)/Σ(1 − γ)·r·L, 0.01, 1), and the counts " +
     "are apportioned so the layers keep exactly r·N·L. Within a layer the sink(s), a recent " +
     "window of 10% of its count (§5) and the entries with the most attention from the " +
-    "post-vision queries (§3.2; visual and text keys alike) are kept. Needs the prefill " +
-    "attention matrices. The paper was read through secondary sources (MosaicKV's VL-Cache " +
-    "specification and a paper summary); approximations and choices of this toolkit: " +
-    "sparsity of the head-averaged matrix (the runtime has no per-head matrices; this lowers " +
-    "γ_l), one set of positions per layer, sinks protected, every query post-vision when " +
+    "post-vision queries (§3.2; visual and text keys alike) are kept. Needs every head's " +
+    "prefill attention matrices. The paper was read through secondary sources (MosaicKV's " +
+    "VL-Cache specification and a paper summary); choices of this toolkit: " +
+    "one set of positions per layer, sinks protected, every query post-vision when " +
     "there is no image, and fixed-distance decoding so the cache stays at the budget.",
   reference: "Tu et al., VL-Cache: Sparsity and Modality-Aware KV Cache Compression for " +
     "Vision-Language Model Inference Acceleration, arXiv 2410.23317v1 (ICLR 2025): Eq. (1)–(2) " +
