@@ -135,6 +135,7 @@ export const MODEL_OPTIONS = {
   "cache-dir": { type: "string" },
   threads: { type: "string" },
   weights: { type: "string" },
+  "link-checkpoint": { type: "boolean" },
 } as const;
 
 /** Help lines for {@link MODEL_OPTIONS}, a section of a command's help text. */
@@ -150,7 +151,9 @@ export const MODEL_HELP = `Model:
   --threads N                 threads per onnxruntime session (default: one per core; at most
                               4 per core)
   --weights FMT               decoder weights: f32 (default), int8 or int4 (block-quantized,
-                              smaller and faster on CPU; fidelity cost in the README)`;
+                              smaller and faster on CPU; fidelity cost in the README)
+  --link-checkpoint           graphs point into the checkpoint's safetensors (hard links in
+                              the graph cache) for weights that need no conversion (cpu, cuda)`;
 
 /** Validated model-loading flags: where the checkpoint is and how to load it. */
 export interface ModelSettings {
@@ -168,6 +171,8 @@ export interface ModelSettings {
   threads?: number;
   /** Decoder weight format (`--weights`); absent means f32. */
   weights?: WeightFormat;
+  /** Graphs point into the checkpoint's files (`--link-checkpoint`); absent means copies. */
+  linkCheckpoint?: boolean;
 }
 
 /** Validates the {@link MODEL_OPTIONS} values without loading anything. */
@@ -182,6 +187,7 @@ export function modelSettings(values: FlagValues<typeof MODEL_OPTIONS>): ModelSe
     ...(values.weights === undefined
       ? {}
       : { weights: choiceFlag("weights", values.weights, WEIGHT_FORMATS) }),
+    ...(values["link-checkpoint"] ? { linkCheckpoint: true } : {}),
   };
 }
 

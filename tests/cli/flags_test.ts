@@ -92,6 +92,7 @@ Deno.test("modelSettings: defaults, validated device and threads; help names eve
     },
   );
   assertEquals(modelSettings({ "kv-location": "cpu" }).cacheLocation, "cpu");
+  assertEquals(modelSettings({ "link-checkpoint": true }).linkCheckpoint, true);
   throwsOneLine(
     () => modelSettings({ "kv-location": "vram" }),
     UsageError,

@@ -78,6 +78,12 @@ Deno.test("cli generate: a text prompt with an image on a tiny LLaVA, then a cac
     assertEquals(second.ids, first.ids);
     assertEquals(first.graphLoads.map((g: { cached: boolean }) => g.cached), [false, false]);
     assertEquals(second.graphLoads.map((g: { cached: boolean }) => g.cached), [true, true]);
+    // --link-checkpoint: new graphs that point into the checkpoint, the same ids.
+    const linked = JSON.parse((await cli([...args, "--link-checkpoint"], dir)).stdout);
+    assertEquals(linked.ids, first.ids);
+    assertEquals(linked.graphLoads.map((g: { cached: boolean }) => g.cached), [false, false]);
+    const entries = [...Deno.readDirSync(join(dir, "g"))].map((e) => e.name);
+    assertEquals(entries.filter((name) => name.includes("-linked-")).length, 2);
   }));
 
 Deno.test("cli generate: bad input is a one-line error, not a stack trace", () =>
