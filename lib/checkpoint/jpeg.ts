@@ -5,9 +5,10 @@
  * chroma subsampling (4:2:0, 4:2:2, 4:4:4) and greyscale decode to PIL's bytes exactly.
  *
  * Four-component (CMYK / YCCK, Adobe) files are the exception: that build only outputs RGBA and
- * refuses them, so they go through jpeg-js, whose IDCT may differ from libjpeg's by one level in
- * some samples; its CMYK → RGB conversion is PIL's (`R = 255 − min(255, C + K)` on Adobe-inverted
- * samples, up to that rounding).
+ * refuses them, so they go through this project's own decoder (`jpeg_cmyk.ts`: libjpeg-turbo's
+ * ISLOW IDCT, fancy upsampling and YCCK conversion, then PIL's "CMYK;I" reading and CMYK → RGB
+ * formula), which gives PIL's bytes exactly for baseline, progressive, restart-marker and
+ * subsampled files.
  *
  * The frame header is read first, so that a file too large to decode safely is refused before
  * any pixel memory is allocated.
@@ -16,10 +17,10 @@
  */
 
 import decodeWasm, { init as initWasm } from "@jsquash/jpeg/decode.js";
-import jpeg from "jpeg-js";
 import { InputError } from "../errors.ts";
 import type { RgbImage } from "./image.ts";
-import { checkImagePixels, MAX_IMAGE_PIXELS } from "./image_limits.ts";
+import { checkImagePixels } from "./image_limits.ts";
+import { decodeFourComponentJpeg } from "./jpeg_cmyk.ts";
 
 /** What a JPEG's frame header (SOFn) and Adobe marker say. */
 export interface JpegFrame {
@@ -109,7 +110,7 @@ export async function decodeJpeg(bytes: Uint8Array, name = "image"): Promise<Rgb
         `PIL); convert the image to an 8-bit JPEG or to PNG`,
     );
   }
-  if (frame.components === 4) return decodeFourComponents(bytes, name);
+  if (frame.components === 4) return decodeFourComponentJpeg(bytes, name);
   if (frame.components !== 1 && frame.components !== 3) {
     throw new InputError(
       `${name}: JPEG with ${frame.components} colour components is not supported ` +
@@ -137,18 +138,4 @@ export async function decodeJpeg(bytes: Uint8Array, name = "image"): Promise<Rgb
     data[i * 3 + 2] = rgba.data[i * 4 + 2];
   }
   return { width: rgba.width, height: rgba.height, data };
-}
-
-function decodeFourComponents(bytes: Uint8Array, name: string): RgbImage {
-  try {
-    const img = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
-      maxMemoryUsageInMB: 4096,
-    });
-    return { width: img.width, height: img.height, data: img.data };
-  } catch (err) {
-    throw new InputError(`${name}: corrupt JPEG image (${(err as Error).message})`);
-  }
 }

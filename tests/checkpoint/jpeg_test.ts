@@ -1,9 +1,11 @@
 /**
  * JPEG decoding against PIL: the files in tests/fixtures/jpeg_pil/ (written and decoded by
- * Pillow / libjpeg-turbo, see make_fixtures.py there) must decode to PIL's RGB bytes — exactly
- * for 4:2:0, 4:2:2, 4:4:4, progressive, restart markers and greyscale; within one level for
- * CMYK. jpeg-js, the decoder used before, is shown to miss PIL on 4:2:0 (so the comparison can
- * fail). Also: header-first size limits for JPEG and PNG, truncated and unsupported files.
+ * Pillow / libjpeg-turbo, or TurboJPEG for YCCK, see make_fixtures.py there) must decode to
+ * PIL's RGB bytes exactly: 4:2:0, 4:2:2, 4:4:4, progressive, restart markers, greyscale, and
+ * four-component files (Adobe CMYK baseline / progressive / restarts / subsampled, YCCK 4:4:4,
+ * 4:2:0, 4:4:0, 4:1:1). jpeg-js, the decoder used before, is shown to miss PIL on 4:2:0 and on
+ * CMYK (so the comparison can fail). Also: header-first size limits for JPEG and PNG, truncated
+ * and unsupported files.
  */
 import { join } from "node:path";
 import {
@@ -19,6 +21,7 @@ import jpeg from "jpeg-js";
 import { decodeImage, loadImage } from "../../lib/checkpoint/image.ts";
 import { MAX_IMAGE_PIXELS } from "../../lib/checkpoint/image_limits.ts";
 import { readJpegFrame } from "../../lib/checkpoint/jpeg.ts";
+import { upsample } from "../../lib/checkpoint/jpeg_upsample.ts";
 import { InputError } from "../../lib/errors.ts";
 
 const DIR = new URL("../fixtures/jpeg_pil/", import.meta.url).pathname;
@@ -46,22 +49,105 @@ function diff(a: Uint8Array, b: Uint8Array): { max: number; count: number } {
   return { max, count };
 }
 
-Deno.test("JPEG decodes to PIL's pixels: subsamplings, progressive, restarts, greyscale, CMYK", async () => {
+const FOUR_COMPONENT_CASES = [
+  "cmyk",
+  "cmyk_ink",
+  "cmyk_progressive",
+  "cmyk_restarts",
+  "cmyk_c2x2",
+  "cmyk_c2x1",
+  "ycck444",
+  "ycck444_progressive",
+  "ycck420_progressive",
+  "ycck440_progressive",
+  "ycck411_progressive",
+];
+
+Deno.test("JPEG decodes to PIL's pixels: subsamplings, progressive, restarts, greyscale, CMYK, YCCK", async () => {
   const names = manifest.cases.map((c) => c.name);
-  for (const want of ["ycc420", "ycc422", "ycc444", "progressive420", "greyscale", "cmyk"]) {
+  const wanted = ["ycc420", "ycc422", "ycc444", "progressive420", "greyscale"];
+  for (const want of [...wanted, ...FOUR_COMPONENT_CASES]) {
     assertEquals(names.includes(want), true, `fixture ${want}`);
   }
   for (const c of manifest.cases) {
     const img = await loadImage(join(DIR, `${c.name}.jpg`));
     const pil = await Deno.readFile(join(DIR, `${c.name}.rgb`));
     assertEquals([img.width, img.height], [c.width, c.height], c.name);
-    const d = diff(img.data, pil);
-    if (c.mode === "CMYK") {
-      assertLessOrEqual(d.max, 1, `${c.name}: ${d.count} samples differ, by up to ${d.max}`);
-    } else {
-      assertEquals(d, { max: 0, count: 0 }, `${c.name} (PIL ${manifest.pillow})`);
-    }
+    assertEquals(diff(img.data, pil), { max: 0, count: 0 }, `${c.name} (PIL ${manifest.pillow})`);
   }
+});
+
+Deno.test("four-component fixtures cover what they claim: Adobe transform, sampling, progressive", async () => {
+  const adobe = (b: Uint8Array) => {
+    for (let at = 2; at < b.length - 16;) {
+      if (b[at + 1] === 0xee) return b[at + 15];
+      at += 2 + ((b[at + 2] << 8) | b[at + 3]);
+    }
+    return null;
+  };
+  const factors = (b: Uint8Array) => {
+    for (let at = 2; at < b.length - 9;) {
+      const m = b[at + 1];
+      if (m === 0xc0 || m === 0xc2) {
+        return Array.from({ length: b[at + 9] }, (_, i) => b[at + 11 + 3 * i].toString(16));
+      }
+      at += 2 + ((b[at + 2] << 8) | b[at + 3]);
+    }
+    throw new Error("no frame header");
+  };
+  const want: Record<string, [number, string[], boolean]> = {
+    cmyk_c2x2: [0, ["22", "11", "11", "11"], false],
+    cmyk_c2x1: [0, ["21", "11", "11", "11"], false],
+    cmyk_progressive: [0, ["11", "11", "11", "11"], true],
+    ycck444: [2, ["11", "11", "11", "11"], false],
+    ycck420_progressive: [2, ["22", "11", "11", "22"], true],
+    ycck440_progressive: [2, ["12", "11", "11", "12"], true],
+    ycck411_progressive: [2, ["41", "11", "11", "41"], true],
+  };
+  for (const [name, [transform, sampling, progressive]] of Object.entries(want)) {
+    const bytes = await Deno.readFile(join(DIR, `${name}.jpg`));
+    assertEquals(adobe(bytes), transform, name);
+    assertEquals(factors(bytes), sampling, name);
+    assertEquals(readJpegFrame(bytes).progressive, progressive, name);
+  }
+});
+
+Deno.test("jpeg-js, the CMYK decoder before, misses PIL by one level (why it was replaced)", async () => {
+  const bytes = await Deno.readFile(join(DIR, "cmyk.jpg"));
+  const pil = await Deno.readFile(join(DIR, "cmyk.rgb"));
+  const old = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
+  const d = diff(old.data, pil);
+  assertGreater(d.count, 0);
+  assertLessOrEqual(d.max, 1);
+});
+
+Deno.test("fancy upsampling: libjpeg's triangle filters and rounding biases, by hand", () => {
+  // h2v1: outputs ¾·nearest + ¼·next, +1 (even) / +2 (odd) before the shift; edges copied.
+  const row = { data: new Uint8Array([0, 100, 200, 0]), stride: 4, width: 4, height: 1 };
+  assertEquals(Array.from(upsample(row, 2, 1, 8, 1)), [0, 25, 75, 125, 175, 150, 50, 0]);
+  // h1v2 on a 1 × 2 column: (3·near + far + 1) >> 2 above, (… + 2) >> 2 below; edge rows repeat.
+  const col = { data: new Uint8Array([0, 0, 0, 0, 101, 0, 0, 0]), stride: 4, width: 1, height: 2 };
+  assertEquals(Array.from(upsample(col, 1, 2, 1, 4)), [0, 25, 76, 101]);
+  // h2v2: column sums 3·near + far, then (3·this + neighbour + 8 | 7) >> 4; corners (4·s + 8 | 7) >> 4.
+  const sq = { data: new Uint8Array([0, 160, 0, 80, 0, 0]), stride: 3, width: 3, height: 2 };
+  // Column sums for output row 0 (row above = row 0): [0, 640, 0]; row 1 (below = row 1): [80, 480, 0].
+  assertEquals(Array.from(upsample(sq, 2, 2, 6, 2)), [
+    0,
+    40,
+    120,
+    120,
+    40,
+    0,
+    (80 * 4 + 8) >> 4,
+    (80 * 3 + 480 + 7) >> 4,
+    (480 * 3 + 80 + 8) >> 4,
+    (480 * 3 + 0 + 7) >> 4,
+    (0 * 3 + 480 + 8) >> 4,
+    (0 * 4 + 7) >> 4,
+  ]);
+  // Replication for other integral ratios (4 × 1).
+  const four = { data: new Uint8Array([7, 9]), stride: 2, width: 2, height: 1 };
+  assertEquals(Array.from(upsample(four, 4, 1, 7, 1)), [7, 7, 7, 7, 9, 9, 9]);
 });
 
 Deno.test("jpeg-js misses PIL on chroma-subsampled files (why the decoder changed)", async () => {
@@ -122,4 +208,45 @@ Deno.test("bad JPEG and PNG input: too large, truncated, unsupported — errors 
   v.setUint32(16, 20000);
   v.setUint32(20, 20000);
   await refused(huge, "huge.png", "20000 × 20000", String(MAX_IMAGE_PIXELS));
+});
+
+/** Offset of the first marker `code` in `bytes` (walking segments), or -1. */
+function markerAt(bytes: Uint8Array, code: number): number {
+  for (let at = 2; at < bytes.length - 3;) {
+    if (bytes[at + 1] === code) return at;
+    if (bytes[at + 1] === 0xda) return -1;
+    at += 2 + ((bytes[at + 2] << 8) | bytes[at + 3]);
+  }
+  return -1;
+}
+
+Deno.test("bad four-component JPEGs: unsupported variants and cut files are errors naming the file", async () => {
+  const cmyk = await Deno.readFile(join(DIR, "cmyk_ink.jpg"));
+  const sof = markerAt(cmyk, 0xc0);
+  const arithmetic = cmyk.slice();
+  arithmetic[sof + 1] = 0xc9;
+  await refused(arithmetic, "arith.jpg", "arithmetic-coded", "supported: 8-bit baseline");
+  const lossless = cmyk.slice();
+  lossless[sof + 1] = 0xc3;
+  await refused(lossless, "lossless.jpg", "lossless JPEG", "not supported");
+  // Sampling factors 3×1 and 2×1: 2 does not divide 3, which libjpeg refuses too.
+  const odd = cmyk.slice();
+  odd[sof + 11] = 0x31;
+  odd[sof + 14] = 0x21;
+  await refused(odd, "odd.jpg", "3×1, 2×1, 1×1, 1×1", "must divide the largest");
+  await refused(cmyk.subarray(0, cmyk.length - 300), "cut.jpg", "truncated");
+  await refused(cmyk.subarray(0, cmyk.length - 2), "noeoi.jpg", "truncated");
+  // A progressive file stopped after its first scan (DC only) but closed with EOI: libjpeg
+  // would smooth the blocks, which is not implemented, so it is refused rather than approximated.
+  const prog = await Deno.readFile(join(DIR, "cmyk_progressive.jpg"));
+  const sos = markerAt(prog, 0xda);
+  let next = sos + 2;
+  while (
+    !(prog[next] === 0xff && prog[next + 1] !== 0 &&
+      (prog[next + 1] < 0xd0 || prog[next + 1] > 0xd7))
+  ) {
+    next++;
+  }
+  const dcOnly = new Uint8Array([...prog.subarray(0, next), 0xff, 0xd9]);
+  await refused(dcOnly, "dc.jpg", "low-frequency coefficients incomplete", "not supported");
 });
