@@ -85,8 +85,8 @@ export class GpuKvContext {
     if (!this.#device) {
       throw new Error(
         `a GPU KV cache needs onnxruntime-web's GPU device, which exists once the model's ` +
-          `first session is loaded: await model.prepare(...) (or run a prefill) before sizing ` +
-          `a cache made with model.newCache()`,
+          `first session is loaded: await model.prepare(...) (or run a prefill) before ` +
+          `model.newCache() on a webgpu model`,
       );
     }
     return this.#device;

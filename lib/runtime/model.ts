@@ -283,7 +283,8 @@ export class Model {
 
   /**
    * An empty cache shaped for this model, for `batch` samples (default 1), where
-   * `cacheLocation` says (a GPU cache can be sized once a session has loaded).
+   * `cacheLocation` says. A GPU cache needs the device that the model's first session creates:
+   * on `webgpu`, call it after {@link Model.prepare} or a prefill.
    */
   newCache(batch = 1): KvCache {
     const t = this.spec.text;
@@ -377,7 +378,6 @@ export class Model {
     checkPosition(start, "positionStart");
     const attention = opts.attention ?? "none";
     await this.#decoder(attention, opts.logits ?? "all", rows / batch); // a GPU cache's device
-    await this.#bindGpu();
     const cache = this.newCache(batch);
     const reserve = opts.reserve ?? 0;
     if (!Number.isInteger(reserve) || reserve < 0) {
@@ -570,7 +570,6 @@ export class Model {
     const B = cache.batch;
     checkContextLength(t, position + rows);
     const { session, logits: given } = await this.#decoder(attention, logits, rows);
-    await this.#bindGpu();
     const onGpu = await this.#pastOnGpu(cache);
     const positions = Array.from({ length: rows }, (_, i) => position + i);
     const feeds: Record<string, RuntimeTensor> = {
@@ -633,11 +632,6 @@ export class Model {
       headAttention: attention === "headMatrices" ? perLayer(llamaNames.headAttention) : undefined,
       runMs,
     };
-  }
-
-  /** Binds the GPU caches to onnxruntime-web's device (it exists once a session does). */
-  async #bindGpu(): Promise<void> {
-    if (this.#gpuKv && this.#loaded.size > 0) this.#gpuKv.bind(await webGpuDevice());
   }
 
   /**
@@ -747,6 +741,8 @@ export class Model {
     }
     const t1 = performance.now();
     const session = await Session.create(model, options);
+    // GPU caches live on the device onnxruntime-web creates with its first session.
+    if (this.#gpuKv) this.#gpuKv.bind(await webGpuDevice());
     this.graphLoads.push({ ...record, sessionMs: performance.now() - t1 });
     return session;
   }

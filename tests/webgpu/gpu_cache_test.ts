@@ -219,6 +219,11 @@ Deno.test({
         }
         pre.cache.release();
       }
+      // A cache made by hand once the sessions exist lives where the model's caches do.
+      const made = gpu.newCache();
+      await gpu.step(9, made, 0);
+      assertEquals([made.location, made.length(0)], ["gpu", 1]);
+      made.release();
     } finally {
       await Promise.all([cpu.close(), gpu.close(), fedFromCpu.close()]);
     }
