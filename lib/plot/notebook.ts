@@ -3,10 +3,12 @@
  * ({@link showMarkdown}, {@link showTable}), a progress line updated in place
  * ({@link showProgress}) and the run's provenance ({@link showProvenance}).
  *
- * Every display is awaited and followed by a short pause before the cell goes on: the kernel
- * sometimes publishes an output after reporting the cell idle, and a headless runner then drops
- * it (about one run in ten lost a figure when cells ended in a bare expression). Outside a
- * notebook these functions are errors; write figures to files with `writeFigure` instead.
+ * Every display is awaited and followed by a short pause before the cell goes on, longer for a
+ * larger output ({@link displaySettleMs}): the kernel sometimes publishes an output after
+ * reporting the cell idle, and a headless runner then drops it (about one run in ten lost a
+ * figure when cells ended in a bare expression; a 93 KB PNG was lost once on a loaded machine
+ * with a fixed 10 ms pause). Outside a notebook these functions are errors; write figures to
+ * files with `writeFigure` instead.
  *
  * @example A figure and a progress line in a notebook cell
  * ```ts
@@ -35,8 +37,22 @@ export interface JupyterDisplay {
   ): Promise<void>;
 }
 
-/** Pause after each display, in milliseconds, so the kernel publishes it before the cell ends. */
+/** Least pause after each display, in milliseconds, so the kernel publishes it before the cell ends. */
 export const DISPLAY_SETTLE_MS = 10;
+
+/**
+ * Pause after a display of `bytes` characters: {@link DISPLAY_SETTLE_MS} plus 1 ms per 2 KiB
+ * (the kernel serialises and sends large outputs more slowly), at most 250 ms.
+ *
+ * @example
+ * ```ts
+ * import { displaySettleMs } from "./notebook.ts";
+ * console.log(displaySettleMs(0), displaySettleMs(96 * 1024)); // 10 58
+ * ```
+ */
+export function displaySettleMs(bytes: number): number {
+  return Math.min(250, DISPLAY_SETTLE_MS + Math.ceil(bytes / 2048));
+}
 
 let injected: JupyterDisplay | undefined;
 
@@ -65,7 +81,11 @@ async function publish(bundle: Record<string, unknown>, displayId?: string, upda
         `The kernel said: ${e instanceof Error ? e.message : e}`,
     );
   }
-  await new Promise((resolve) => setTimeout(resolve, DISPLAY_SETTLE_MS));
+  const bytes = Object.values(bundle).reduce<number>(
+    (n, v) => n + (typeof v === "string" ? v.length : 0),
+    0,
+  );
+  await new Promise((resolve) => setTimeout(resolve, displaySettleMs(bytes)));
 }
 
 /** Options of {@link showFigure}. */

@@ -7,7 +7,9 @@ import {
   formatNotebook,
   kernelSpec,
   listNotebooks,
+  LOST_FIGURE,
   type NotebookCell,
+  onlyLostFigures,
   readmeFigure,
 } from "../../notebooks/run.ts";
 
@@ -53,6 +55,19 @@ Deno.test("checkExecuted: errors, a lost figure, colour codes and no figure at a
       { cell: 0, message: "the notebook has no figure output" },
     ],
   );
+});
+
+Deno.test("onlyLostFigures: a rerun only when every problem is a lost figure", () => {
+  const lost = checkExecuted({
+    cells: [code("await showFigure(a);", [svg]), code("showFigure(b)")],
+  });
+  assertEquals(lost, [{ cell: 2, message: LOST_FIGURE }]);
+  assert(onlyLostFigures(lost));
+  assert(!onlyLostFigures([]));
+  const error = { output_type: "error", ename: "Error", evalue: "boom" };
+  const mixed = checkExecuted({ cells: [code("await showFigure(a);"), code("f()", [error])] });
+  assertEquals(mixed.length, 3); // lost figure, error, no figure at all
+  assert(!onlyLostFigures(mixed));
 });
 
 Deno.test("kernelSpec: this Deno as a kernel, without colour", () => {

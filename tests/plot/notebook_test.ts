@@ -2,6 +2,8 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import * as Plot from "@observablehq/plot";
 import {
+  DISPLAY_SETTLE_MS,
+  displaySettleMs,
   type JupyterDisplay,
   markdownTable,
   progressLine,
@@ -118,4 +120,11 @@ Deno.test("provenanceMarkdown: toolkit, commit, model, runtime, platform and day
     provenanceMarkdown({ ...p, commit: null, onnxruntime: null }),
     "*Run by @prefixkv/prefixkv 0.1.0 · Deno 2.9.6 · onnxruntime unknown · linux-x86_64 · 2026-12-01.*",
   );
+});
+
+Deno.test("displaySettleMs: 10 ms at least, longer for larger outputs, at most 250 ms", () => {
+  assertEquals(displaySettleMs(0), DISPLAY_SETTLE_MS);
+  assertEquals(displaySettleMs(2048), DISPLAY_SETTLE_MS + 1);
+  assertEquals(displaySettleMs(96 * 1024), DISPLAY_SETTLE_MS + 48);
+  assertEquals(displaySettleMs(10 * 1024 * 1024), 250);
 });
