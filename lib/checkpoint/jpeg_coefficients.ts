@@ -202,7 +202,6 @@ export function decodeJpegCoefficients(bytes: Uint8Array, name = "image"): JpegC
   const latched = new Set<JpegComponent>();
   let restartInterval = 0;
   let adobeTransform: number | null = null;
-  let eobrun = 0;
   let at = 2;
 
   for (;;) {
@@ -336,7 +335,7 @@ export function decodeJpegCoefficients(bytes: Uint8Array, name = "image"): JpegC
       }
       for (const s of scan) precision.get(s.comp)!.fill(al, ss, se + 1);
       const reader = new BitReader(bytes, end, truncated);
-      const eob = { get: () => eobrun, set: (v: number) => eobrun = v };
+      const eob = { run: 0 }; // end-of-band run, shared by the blocks of a scan
       const badRun = () => corrupt("a run of zero coefficients passes the end of a block");
       const decodeBlock = blockDecoder(f.progressive, ss, se, ah, al, reader, eob, badRun);
       // MCU geometry: one block per MCU for a single-component scan, else each component's h × v.
@@ -344,7 +343,6 @@ export function decodeJpegCoefficients(bytes: Uint8Array, name = "image"): JpegC
       const mcusWide = single ? Math.ceil(single.width / 8) : Math.ceil(f.width / (8 * f.hMax));
       const mcusHigh = single ? Math.ceil(single.height / 8) : Math.ceil(f.height / (8 * f.vMax));
       const total = mcusWide * mcusHigh;
-      eobrun = 0;
       let expectedRst = 0;
       for (let mcu = 0; mcu < total; mcu++) {
         if (restartInterval && mcu > 0 && mcu % restartInterval === 0) {
@@ -354,7 +352,7 @@ export function decodeJpegCoefficients(bytes: Uint8Array, name = "image"): JpegC
           }
           reader.pos += 2;
           expectedRst = (expectedRst + 1) & 7;
-          eobrun = 0;
+          eob.run = 0;
           for (const s of scan) s.pred = 0;
         }
         const mx = mcu % mcusWide, my = (mcu - mx) / mcusWide;
@@ -405,7 +403,7 @@ function blockDecoder(
   ah: number,
   al: number,
   r: BitReader,
-  eob: { get(): number; set(v: number): void },
+  eob: { run: number },
   badRun: () => Error,
 ): (s: ScanComponent, out: Int32Array, base: number) => void {
   const zz = ZIGZAG_TO_NATURAL;
@@ -439,9 +437,9 @@ function blockDecoder(
   }
   if (ah === 0) {
     return (s, out, base) => {
-      let run = eob.get();
+      let run = eob.run;
       if (run > 0) {
-        eob.set(run - 1);
+        eob.run = run - 1;
         return;
       }
       for (let k = ss; k <= se;) {
@@ -449,7 +447,7 @@ function blockDecoder(
         if (size === 0) {
           if (zeros < 15) {
             run = (1 << zeros) - 1 + r.read(zeros);
-            eob.set(run);
+            eob.run = run;
             break;
           }
           k += 16;
@@ -467,7 +465,7 @@ function blockDecoder(
   };
   return (s, out, base) => {
     let k = ss;
-    let run = eob.get();
+    let run = eob.run;
     if (run === 0) {
       for (; k <= se; k++) {
         const rs = r.decode(s.ac!);
@@ -497,6 +495,6 @@ function blockDecoder(
       }
       run--;
     }
-    eob.set(run);
+    eob.run = run;
   };
 }

@@ -90,14 +90,40 @@ export function islowPlane(c: JpegComponent): Uint8Array {
     const base = b * 64, coef = c.coefficients;
     // Pass 1: columns, dequantized, kept with PASS1_BITS extra bits.
     for (let col = 0; col < 8; col++) {
-      const d = (r: number) => coef[base + r * 8 + col] * q[r * 8 + col];
-      idct8(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7), tmp);
+      const i = base + col;
+      if (
+        coef[i + 8] === 0 && coef[i + 16] === 0 && coef[i + 24] === 0 && coef[i + 32] === 0 &&
+        coef[i + 40] === 0 && coef[i + 48] === 0 && coef[i + 56] === 0
+      ) { // DC only: the full pass gives exactly dc << PASS1_BITS (libjpeg takes this shortcut)
+        const dc = coef[i] * q[col] * (1 << PASS1_BITS);
+        for (let r = 0; r < 8; r++) ws[r * 8 + col] = dc;
+        continue;
+      }
+      idct8(
+        coef[i] * q[col],
+        coef[i + 8] * q[col + 8],
+        coef[i + 16] * q[col + 16],
+        coef[i + 24] * q[col + 24],
+        coef[i + 32] * q[col + 32],
+        coef[i + 40] * q[col + 40],
+        coef[i + 48] * q[col + 48],
+        coef[i + 56] * q[col + 56],
+        tmp,
+      );
       for (let r = 0; r < 8; r++) ws[r * 8 + col] = descale(tmp[r], CONST_BITS - PASS1_BITS);
     }
     // Pass 2: rows, descaled by the passes' gain (and DCT's 1/8), range-limited.
     const bx = b % c.blocksWide, by = (b - bx) / c.blocksWide;
     for (let row = 0; row < 8; row++) {
       const w = row * 8;
+      const o = (by * 8 + row) * stride + bx * 8;
+      if (
+        ws[w + 1] === 0 && ws[w + 2] === 0 && ws[w + 3] === 0 && ws[w + 4] === 0 &&
+        ws[w + 5] === 0 && ws[w + 6] === 0 && ws[w + 7] === 0
+      ) { // DC only: equal to the full pass, as above
+        plane.fill(RANGE_LIMIT[descale(ws[w], PASS1_BITS + 3) & 1023], o, o + 8);
+        continue;
+      }
       idct8(
         ws[w],
         ws[w + 1],
@@ -109,7 +135,6 @@ export function islowPlane(c: JpegComponent): Uint8Array {
         ws[w + 7],
         tmp,
       );
-      const o = (by * 8 + row) * stride + bx * 8;
       for (let i = 0; i < 8; i++) {
         plane[o + i] = RANGE_LIMIT[descale(tmp[i], CONST_BITS + PASS1_BITS + 3) & 1023];
       }
