@@ -41,7 +41,7 @@
 import { ropeInverseFrequencies } from "../checkpoint/rope.ts";
 import type { LlamaSpec } from "../checkpoint/spec.ts";
 import type { TensorStore } from "../checkpoint/tensor_store.ts";
-import { GraphBuilder, type TensorData } from "./onnx_builder.ts";
+import { GraphBuilder, type RegionPart, type TensorData } from "./onnx_builder.ts";
 import type { WeightFormat } from "../checkpoint/quantize.ts";
 import { lazyTensor, rmsNorm, silu } from "./layers.ts";
 import { projection } from "./projection.ts";
@@ -260,16 +260,7 @@ function attention(m: Decoder, l: number, x: string): string {
   const { hiddenSize: D, numHeads: H, numKvHeads: kvH, headDim: hd } = spec;
   const G = H / kvH;
   const w = llamaLayerWeights(spec, l);
-  const qkv = projection(
-    g,
-    x,
-    `layer${l}.qkv`,
-    [(H + 2 * kvH) * hd, D],
-    [read(m, w.q, [H * hd, D]), read(m, w.k, [kvH * hd, D]), read(m, w.v, [kvH * hd, D])],
-    m.weights,
-  );
-  const split = g.constI64([H * hd, kvH * hd, kvH * hd]);
-  const [q, k, v] = g.ops("Split", [qkv, split], { axis: 1 }, { count: 3 });
+  const { q, k, v } = queryKeyValue(m, l, x);
   const q3 = m.rope(g.op("Reshape", [q, g.constI64([-1, H, hd])])); // [B·T, H, hd]
   const k3 = m.rope(g.op("Reshape", [k, g.constI64([-1, kvH, hd])])); // [B·T, kvH, hd]
   // New entries in the cache's row layout: [B·T, kvH, hd] → [B, T, kvH, hd] → [T, B, kvH, hd].
@@ -322,6 +313,35 @@ function attention(m: Decoder, l: number, x: string): string {
     g.constI64([-1, H * hd]),
   ]);
   return projection(g, ctx, `layer${l}.o`, [D, H * hd], [read(m, w.o, [D, H * hd])], m.weights);
+}
+
+/**
+ * The q, k and v projections of layer `l`: one fused projection split in three, or, when the
+ * graph points into the checkpoint (`referenceCheckpoint`) and the three weights lie apart in
+ * their file (safetensors orders them k, o, q, v), three projections that each point in, so
+ * that none is copied.
+ */
+function queryKeyValue(m: Decoder, l: number, x: string): { q: string; k: string; v: string } {
+  const { g, spec } = m;
+  const { hiddenSize: D, numHeads: H, numKvHeads: kvH, headDim: hd } = spec;
+  const w = llamaLayerWeights(spec, l);
+  const rows = [H * hd, kvH * hd, kvH * hd];
+  const parts = [w.q, w.k, w.v].map((name, i) => read(m, name, [rows[i], D]) as RegionPart);
+  const regions = parts.map((p) => p.region);
+  const apart = regions.every((r) => r) &&
+    !(regions[0]!.path === regions[1]!.path && regions[0]!.offset + regions[0]!.length ===
+        regions[1]!.offset &&
+      regions[1]!.path === regions[2]!.path &&
+      regions[1]!.offset + regions[1]!.length === regions[2]!.offset);
+  if (g.referenceFiles && m.weights === "f32" && apart) {
+    const [q, k, v] = ["q", "k", "v"].map((name, i) =>
+      projection(g, x, `layer${l}.${name}`, [rows[i], D], [parts[i]], m.weights)
+    );
+    return { q, k, v };
+  }
+  const qkv = projection(g, x, `layer${l}.qkv`, [rows[0] + rows[1] + rows[2], D], parts, m.weights);
+  const [q, k, v] = g.ops("Split", [qkv, g.constI64(rows)], { axis: 1 }, { count: 3 });
+  return { q, k, v };
 }
 
 /**
