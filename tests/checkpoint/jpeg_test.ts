@@ -61,6 +61,8 @@ const FOUR_COMPONENT_CASES = [
   "ycck420_progressive",
   "ycck440_progressive",
   "ycck411_progressive",
+  "ycck420",
+  "ycck422_restarts",
 ];
 
 Deno.test("JPEG decodes to PIL's pixels: subsamplings, progressive, restarts, greyscale, CMYK, YCCK", async () => {
@@ -103,12 +105,18 @@ Deno.test("four-component fixtures cover what they claim: Adobe transform, sampl
     ycck420_progressive: [2, ["22", "11", "11", "22"], true],
     ycck440_progressive: [2, ["12", "11", "11", "12"], true],
     ycck411_progressive: [2, ["41", "11", "11", "41"], true],
+    ycck420: [2, ["22", "11", "11", "22"], false],
+    ycck422_restarts: [2, ["21", "11", "11", "21"], false],
   };
   for (const [name, [transform, sampling, progressive]] of Object.entries(want)) {
     const bytes = await Deno.readFile(join(DIR, `${name}.jpg`));
     assertEquals(adobe(bytes), transform, name);
     assertEquals(factors(bytes), sampling, name);
     assertEquals(readJpegFrame(bytes).progressive, progressive, name);
+  }
+  for (const name of ["cmyk_restarts", "ycck422_restarts"]) {
+    const bytes = await Deno.readFile(join(DIR, `${name}.jpg`));
+    assertGreater(markerAt(bytes, 0xdd), 0, `${name} has a restart interval`);
   }
 });
 
