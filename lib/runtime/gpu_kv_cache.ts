@@ -68,12 +68,14 @@ export class GpuKvContext {
   #device: GPUDevice | null = null;
   #scratch: GPUBuffer | null = null;
   #merge: GPUComputePipeline | null = null;
+  #closed = false;
 
   /** GPU storage for {@link KvCache}: every layer in two buffers on this context's device. */
   readonly storage: KvStorage = (floats) => new GpuRows(this, floats);
 
   /** Uses `device` (the one the sessions run on: buffers cannot cross devices). */
   bind(device: GPUDevice): void {
+    if (this.#closed) throw closedError();
     if (this.#device && this.#device !== device) {
       throw new Error("GpuKvContext.bind: already bound to another GPU device");
     }
@@ -82,6 +84,7 @@ export class GpuKvContext {
 
   /** The bound device; an error before the model's first session created it. */
   get device(): GPUDevice {
+    if (this.#closed) throw closedError();
     if (!this.#device) {
       throw new Error(
         `a GPU KV cache needs onnxruntime-web's GPU device, which exists once the model's ` +
@@ -133,10 +136,17 @@ export class GpuKvContext {
     return this.#merge;
   }
 
-  /** Frees the scratch buffer (caches keep their own buffers until released). */
+  /**
+   * Frees the scratch buffer and closes the context, as `model.close()` does once it has
+   * moved its caches to the CPU (closing gives up the device): GPU rows still on it are then
+   * refused with an {@link InputError} naming `model.close()`, rather than failing WebGPU's
+   * validation.
+   */
   release(): void {
     this.#scratch?.destroy();
     this.#scratch = null;
+    this.#merge = null;
+    this.#closed = true;
   }
 }
 
@@ -311,6 +321,16 @@ function coalesce(ranges: { at: number; count: number }[]): { at: number; count:
     else out.push({ ...r });
   }
   return out;
+}
+
+function closedError(): InputError {
+  return new InputError(
+    `this GPU KV cache's model was closed (model.close()), which gives up the GPU device its ` +
+      `buffers lived on; the caches the model made were moved to the CPU then, but this GPU ` +
+      `storage was not one of them. Read what you need before closing (await cache.read(l), ` +
+      `or await cache.moveToCpu()), or hold caches on the CPU (cacheLocation "cpu", ` +
+      `--kv-location cpu); a model's new caches need a model that is not closed (loadModel)`,
+  );
 }
 
 function mib(bytes: number): string {

@@ -215,7 +215,7 @@ class LayerStore {
     readonly rowSize: number,
     readonly batch: number,
     capacity: number,
-    readonly storage: KvStorage,
+    public storage: KvStorage,
   ) {
     this.capacity = capacity;
     this.pending = new Int32Array(batch).fill(-1);
@@ -262,6 +262,18 @@ class LayerStore {
     this.rows = this.rows.resized(capacity * this.batch * this.rowSize, used * this.rowSize);
     this.positions = positions;
     this.capacity = capacity;
+  }
+
+  /** Copies the rows to CPU arrays of the same capacity (one read); the old rows are freed. */
+  async toCpu(): Promise<void> {
+    this.flush();
+    const used = this.maxLength * this.batch * this.rowSize;
+    const { keys, values } = await this.rows.read(0, used);
+    const cpu = new CpuRows(this.rows.floats);
+    cpu.write(0, keys, values, used);
+    this.rows.release();
+    this.rows = cpu;
+    this.storage = cpuStorage;
   }
 
   /** Moves entry `from` of sample `b` to slot `to`: its position now, its floats into `moves`. */
@@ -312,8 +324,7 @@ export class KvCache {
   readonly batch: number;
   /** Extra rows allocated when an append finds no spare capacity (default 32). */
   readonly growth: number;
-  /** Where the rows live (default CPU arrays). */
-  readonly storage: KvStorage;
+  #storage: KvStorage;
   #stores: LayerStore[];
   /** The sample this view acts on, or -1 for the whole batch. */
   #sample: number;
@@ -337,7 +348,7 @@ export class KvCache {
     this.headDim = shape.headDim;
     this.rowSize = shape.numKvHeads * shape.headDim;
     this.growth = growth;
-    this.storage = storage;
+    this.#storage = storage;
     this.#stores = Array.from(
       { length: shape.numLayers },
       () => new LayerStore(this.rowSize, batch, 0, storage),
@@ -366,9 +377,38 @@ export class KvCache {
     return view;
   }
 
+  /** What makes each layer's rows (default CPU arrays); CPU arrays after {@link KvCache.moveToCpu}. */
+  get storage(): KvStorage {
+    return this.#storage;
+  }
+
   /** Where the rows live: `"cpu"`, or `"gpu"` (a `webgpu` model's cache). */
   get location(): KvLocation {
     return this.#stores[0]?.rows.location ?? "cpu";
+  }
+
+  /**
+   * Moves a GPU cache's rows into CPU arrays (one read of each layer, counted as a download),
+   * freeing its GPU buffers; entries, positions and capacity are unchanged, and the cache
+   * goes on as a CPU cache (sync views, `stack`, `clone`, any model). A CPU cache is left as
+   * it is. `model.close()` does this for every GPU cache the model made, since closing gives
+   * up the GPU device the buffers live on.
+   *
+   * @example A CPU cache is already there
+   * ```ts
+   * import { KvCache } from "@prefixkv/prefixkv";
+   * const cache = new KvCache({ numLayers: 1, numKvHeads: 1, headDim: 2 });
+   * cache.append(0, Float32Array.of(1, 2), Float32Array.of(3, 4), [0]);
+   * await cache.moveToCpu();
+   * console.log(cache.location, [...cache.keys(0)]); // "cpu" [1, 2]
+   * ```
+   */
+  async moveToCpu(): Promise<void> {
+    if (this.#sample !== -1) {
+      throw new Error(`KvCache.moveToCpu: move the whole cache, not a sample view`);
+    }
+    await Promise.all(this.#stores.map((s) => s.rows.location === "cpu" ? null : s.toCpu()));
+    this.#storage = cpuStorage;
   }
 
   /** Layer `layer`'s store, its deferred evictions carried out unless only lengths are read. */
@@ -452,7 +492,8 @@ export class KvCache {
     if (!(s.rows instanceof CpuRows)) {
       throw new Error(
         `KvCache.${which}: layer ${layer}'s rows live on the ${s.rows.location.toUpperCase()} ` +
-          `(a webgpu model's cache); read a copy with await cache.read(${layer})`,
+          `(a webgpu model's cache); read a copy with await cache.read(${layer}), or move ` +
+          `the cache with await cache.moveToCpu()`,
       );
     }
     return this.#ownRows(s, s.rows[which], this.length(layer));
@@ -669,7 +710,7 @@ export class KvCache {
     if (this.#sample !== -1) throw new Error(`KvCache.release: release the whole cache`);
     this.#stores = this.#stores.map((s) => {
       s.rows.release();
-      return new LayerStore(this.rowSize, s.batch, 0, this.storage);
+      return new LayerStore(this.rowSize, s.batch, 0, this.#storage);
     });
   }
 
@@ -695,8 +736,8 @@ export class KvCache {
       if (c.location !== "cpu") {
         throw new Error(
           `KvCache.stack: stacking copies rows on the CPU, and a cache here holds its rows on ` +
-            `the ${c.location.toUpperCase()}; stack CPU caches (a webgpu model made with ` +
-            `cacheLocation "cpu" keeps them there)`,
+            `the ${c.location.toUpperCase()}; move it first (await cache.moveToCpu()), or make ` +
+            `CPU caches (a webgpu model made with cacheLocation "cpu" keeps them there)`,
         );
       }
     }

@@ -252,6 +252,9 @@ export class Model {
   #loaded = new Map<string, Session>();
   /** GPU caches' device, scratch buffer and merge pipeline (`cacheLocation` `"gpu"`). */
   #gpuKv: GpuKvContext | null;
+  /** The GPU caches this model made, which {@link Model.close} moves to the CPU. */
+  #gpuCaches = new Set<WeakRef<KvCache>>();
+  #closing: Promise<void> | null = null;
 
   /** Use {@link loadModel}. */
   constructor(
@@ -288,11 +291,16 @@ export class Model {
    */
   newCache(batch = 1): KvCache {
     const t = this.spec.text;
-    return new KvCache(
+    const cache = new KvCache(
       { numLayers: t.numLayers, numKvHeads: t.numKvHeads, headDim: t.headDim, batch },
       undefined,
       this.#gpuKv?.storage ?? cpuStorage,
     );
+    if (this.#gpuKv) {
+      for (const ref of this.#gpuCaches) if (!ref.deref()) this.#gpuCaches.delete(ref);
+      this.#gpuCaches.add(new WeakRef(cache));
+    }
+    return cache;
   }
 
   /** Token embeddings `[ids.length, hidden]`; ids outside the vocabulary are an {@link InputError}. */
@@ -522,14 +530,32 @@ export class Model {
     await this.#decoder(attention, logits, step ? 1 : 2);
   }
 
-  /** Releases every session and, when {@link loadModel} opened the checkpoint, its files. */
-  async close(): Promise<void> {
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    this.#loaded.clear();
-    for (const s of sessions) await (await s.catch(() => null))?.release();
-    this.#gpuKv?.release();
-    if (this.ownsSource) this.source.tensors.close();
+  /**
+   * Releases every session and, when {@link loadModel} opened the checkpoint, its files.
+   * Releasing the sessions gives up the GPU device, so first every GPU cache this model made
+   * that is still held is moved to the CPU ({@link KvCache.moveToCpu}: one read per layer):
+   * nothing computed is lost, and such a cache goes on as a CPU cache, with any model.
+   * Release caches you no longer need (`cache.release()`) to skip their reads.
+   */
+  close(): Promise<void> {
+    // A second close while one runs waits for it (its reads need the sessions' device).
+    this.#closing ??= this.#close().finally(() => this.#closing = null);
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const held = [...this.#gpuCaches].map((ref) => ref.deref());
+    this.#gpuCaches.clear();
+    try {
+      await Promise.all(held.map((cache) => cache?.moveToCpu()));
+    } finally {
+      const sessions = [...this.#sessions.values()];
+      this.#sessions.clear();
+      this.#loaded.clear();
+      for (const s of sessions) await (await s.catch(() => null))?.release();
+      this.#gpuKv?.release();
+      if (this.ownsSource) this.source.tensors.close();
+    }
   }
 
   #rows(embeds: Float32Array, what: string): number {

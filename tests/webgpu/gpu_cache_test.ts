@@ -224,8 +224,50 @@ Deno.test({
       await gpu.step(9, made, 0);
       assertEquals([made.location, made.length(0)], ["gpu", 1]);
       made.release();
+      await closeKeepsCaches(cpu, gpu, fedFromCpu);
     } finally {
+      // A second close of each (gpu and fedFromCpu were closed above) is harmless.
       await Promise.all([cpu.close(), gpu.close(), fedFromCpu.close()]);
     }
   },
 });
+
+/**
+ * Closing the last webgpu model gives up the GPU device: its live GPU caches come back to the
+ * CPU first, equal to what they held, and go on working (keep, append, a step on another
+ * model); what is left on the GPU, and new caches, are refused naming `model.close()`.
+ */
+async function closeKeepsCaches(cpu: Model, gpu: Model, fedFromCpu: Model): Promise<void> {
+  await fedFromCpu.close(); // so that closing `gpu` releases the device's last session
+  const t = cpu.spec.text;
+  const [live, released, want] = [
+    (await gpu.prefill(gpu.embedTokens(IDS), { reserve: 2 })).cache,
+    (await gpu.prefill(gpu.embedTokens(IDS))).cache,
+    (await cpu.prefill(cpu.embedTokens(IDS), { reserve: 2 })).cache,
+  ];
+  for (const c of [live, want]) for (let l = 0; l < t.numLayers; l++) c.evict(l, 2 + l);
+  released.release();
+  const before = await Promise.all([0, 1].map((l) => live.read(l)));
+  const gpuRows = live.storageOf(0).rows;
+  const reads = webGpuTransfers().downloadBytes;
+  await gpu.close();
+  const layerFloats = (IDS.length - 1) * t.numKvHeads * t.headDim;
+  assertEquals(webGpuTransfers().downloadBytes - reads, t.numLayers * 2 * layerFloats * 4);
+  assertEquals([live.location, released.location], ["cpu", "cpu"]);
+  for (let l = 0; l < t.numLayers; l++) {
+    assertEquals([...live.keys(l)], [...before[l].keys], `layer ${l}: keys after close`);
+    assertEquals([...live.values(l)], [...before[l].values], `layer ${l}: values after close`);
+    assertEquals([...live.positions(l)], [...want.positions(l)]);
+  }
+  // The moved cache is a CPU cache: a step on the cpu model equals one on its own cache.
+  const [a, b] = [await cpu.step(9, live, IDS.length), await cpu.step(9, want, IDS.length)];
+  assert(maxAbsDiff(a.logits, b.logits) < 1e-4, "step logits on the moved cache");
+  for (const c of [live, want]) c.keep(0, [0, 1, 2]);
+  assertEquals(live.length(0), 3);
+  assertEquals(KvCache.stack([live]).length(1), live.length(1));
+  await assertRejects(() => gpuRows.read(0, 4), InputError, "model.close()");
+  assertThrows(() => gpu.newCache(), InputError, "model.close()");
+  live.release();
+  released.release();
+  assertEquals(live.lengths(), [0, 0]);
+}
