@@ -56,6 +56,7 @@ const FOUR_COMPONENT_CASES = [
   "cmyk_restarts",
   "cmyk_c2x2",
   "cmyk_c2x1",
+  "cmyk_no_adobe",
   "ycck444",
   "ycck444_progressive",
   "ycck420_progressive",
@@ -81,11 +82,8 @@ Deno.test("JPEG decodes to PIL's pixels: subsamplings, progressive, restarts, gr
 
 Deno.test("four-component fixtures cover what they claim: Adobe transform, sampling, progressive", async () => {
   const adobe = (b: Uint8Array) => {
-    for (let at = 2; at < b.length - 16;) {
-      if (b[at + 1] === 0xee) return b[at + 15];
-      at += 2 + ((b[at + 2] << 8) | b[at + 3]);
-    }
-    return null;
+    const at = markerAt(b, 0xee);
+    return at < 0 ? null : b[at + 15];
   };
   const factors = (b: Uint8Array) => {
     for (let at = 2; at < b.length - 9;) {
@@ -97,10 +95,11 @@ Deno.test("four-component fixtures cover what they claim: Adobe transform, sampl
     }
     throw new Error("no frame header");
   };
-  const want: Record<string, [number, string[], boolean]> = {
+  const want: Record<string, [number | null, string[], boolean]> = {
     cmyk_c2x2: [0, ["22", "11", "11", "11"], false],
     cmyk_c2x1: [0, ["21", "11", "11", "11"], false],
     cmyk_progressive: [0, ["11", "11", "11", "11"], true],
+    cmyk_no_adobe: [null, ["11", "11", "11", "11"], false],
     ycck444: [2, ["11", "11", "11", "11"], false],
     ycck420_progressive: [2, ["22", "11", "11", "22"], true],
     ycck440_progressive: [2, ["12", "11", "11", "12"], true],
