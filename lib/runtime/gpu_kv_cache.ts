@@ -82,6 +82,11 @@ export class GpuKvContext {
     this.#device = device;
   }
 
+  /** Whether {@link GpuKvContext.release} closed this context (its model was closed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The bound device; an error before the model's first session created it. */
   get device(): GPUDevice {
     if (this.#closed) throw closedError();

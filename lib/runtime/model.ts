@@ -744,6 +744,13 @@ export class Model {
   }
 
   async #createSession(name: string, request: GraphRequest): Promise<Session> {
+    if (this.#gpuKv?.closed) {
+      throw new InputError(
+        `this webgpu model was closed (model.close()), which gave up its GPU device: load it ` +
+          `again (loadModel) to run it; the caches it made were moved to the CPU at close and ` +
+          `work with any model`,
+      );
+    }
     const layers = Array.from({ length: this.spec.text.numLayers }, (_, l) => l);
     const options = {
       device: this.device,

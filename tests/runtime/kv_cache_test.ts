@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
-import { KvCache } from "../../lib/runtime/kv_cache.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { CpuRows, KvCache } from "../../lib/runtime/kv_cache.ts";
 import { mulberry32 } from "../../lib/random.ts";
 
 const SHAPE = { numLayers: 2, numKvHeads: 2, headDim: 3 };
@@ -154,4 +154,53 @@ Deno.test("KvCache: stack and clone copy samples; stacking needs equal counts pe
   assertEquals(both.sample(0).length(1), 5, "clone shares storage");
   b.keep(0, [1, 2]);
   assertThrows(() => KvCache.stack([a, b]), Error, "same count per layer");
+});
+
+/** Rows held "elsewhere" (CPU arrays that say `"gpu"`), counting reads and releases. */
+class ElsewhereRows extends CpuRows {
+  override readonly location = "gpu" as const;
+  static reads = 0;
+  static released = 0;
+  override read(at: number, count: number) {
+    ElsewhereRows.reads++;
+    return super.read(at, count);
+  }
+  override resized(floats: number, used: number): ElsewhereRows {
+    const out = new ElsewhereRows(floats);
+    out.write(0, this.keys.subarray(0, used), this.values.subarray(0, used), used);
+    return out;
+  }
+  override release(): void {
+    ElsewhereRows.released++;
+  }
+}
+
+Deno.test("KvCache: moveToCpu brings rows home with one read per layer, contents kept", async () => {
+  const cache = new KvCache({ ...SHAPE, batch: 2 }, 4, (floats) => new ElsewhereRows(floats));
+  const twin = new KvCache({ ...SHAPE, batch: 2 }, 4);
+  const u = mulberry32(5);
+  const rows = () => Float32Array.from({ length: 6 * 2 * ROW }, () => u());
+  for (const l of [0, 1]) {
+    const [k, v] = [rows(), rows()];
+    for (const c of [cache, twin]) c.append(l, k, v, [0, 1, 2, 3, 4, 5]);
+  }
+  for (const c of [cache, twin]) {
+    c.sample(0).evict(0, 1); // deferred evictions, carried out by the move
+    c.sample(1).evict(0, 4);
+  }
+  const want = [0, 1].map((l) => ({ keys: twin.keys(l), values: twin.values(l) }));
+  const [capacity, positions] = [twin.capacity(0), [...twin.sample(1).positions(0)]];
+  await assertRejects(() => cache.sample(0).moveToCpu(), Error, "the whole cache");
+  await cache.moveToCpu();
+  assertEquals([cache.location, ElsewhereRows.reads, ElsewhereRows.released], ["cpu", 2, 2]);
+  for (const l of [0, 1]) {
+    assertEquals([...cache.keys(l)], [...want[l].keys]);
+    assertEquals([...cache.values(l)], [...want[l].values]);
+  }
+  assertEquals([cache.capacity(0), [...cache.sample(1).positions(0)]], [capacity, positions]);
+  await cache.moveToCpu(); // a CPU cache stays as it is
+  assertEquals(ElsewhereRows.reads, 2);
+  cache.release(); // new layers come from CPU storage now
+  cache.append(0, rows().subarray(0, 2 * ROW), rows().subarray(0, 2 * ROW), [9]);
+  assertEquals([cache.location, cache.length(0)], ["cpu", 1]);
 });

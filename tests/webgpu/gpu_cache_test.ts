@@ -234,8 +234,9 @@ Deno.test({
 
 /**
  * Closing the last webgpu model gives up the GPU device: its live GPU caches come back to the
- * CPU first, equal to what they held, and go on working (keep, append, a step on another
- * model); what is left on the GPU, and new caches, are refused naming `model.close()`.
+ * CPU first, equal to what they held, and go on working (keep, stack, a step on another
+ * model); what is left on the GPU, new caches and running the closed model are refused naming
+ * `model.close()`.
  */
 async function closeKeepsCaches(cpu: Model, gpu: Model, fedFromCpu: Model): Promise<void> {
   await fedFromCpu.close(); // so that closing `gpu` releases the device's last session
@@ -267,6 +268,7 @@ async function closeKeepsCaches(cpu: Model, gpu: Model, fedFromCpu: Model): Prom
   assertEquals(KvCache.stack([live]).length(1), live.length(1));
   await assertRejects(() => gpuRows.read(0, 4), InputError, "model.close()");
   assertThrows(() => gpu.newCache(), InputError, "model.close()");
+  await assertRejects(() => gpu.step(9, live, IDS.length + 1), InputError, "model.close()");
   live.release();
   released.release();
   assertEquals(live.lengths(), [0, 0]);
