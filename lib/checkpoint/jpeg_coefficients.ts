@@ -70,22 +70,36 @@ export const ZIGZAG_TO_NATURAL: Int32Array = (() => {
 
 const SUPPORTED = "supported: 8-bit baseline, extended sequential and progressive Huffman JPEG";
 
-/** A canonical Huffman table as a 16-bit lookahead table: entry = (code length << 8) | symbol. */
+/**
+ * A canonical Huffman table: codes of up to 9 bits through a 512-entry lookahead table
+ * (entry = (code length << 8) | symbol), longer ones through the first and last code of each
+ * length.
+ */
 class HuffmanTable {
-  readonly lookup = new Uint16Array(1 << 16);
-  constructor(counts: Uint8Array, symbols: Uint8Array, bad: (why: string) => Error) {
+  readonly fast = new Uint16Array(1 << FAST_BITS);
+  /** Per length: last code (−1 if none), and the symbol index minus the first code. */
+  readonly maxCode = new Int32Array(17).fill(-1);
+  readonly offset = new Int32Array(17);
+  constructor(counts: Uint8Array, readonly symbols: Uint8Array, bad: (why: string) => Error) {
     let code = 0, k = 0;
     for (let len = 1; len <= 16; len++) {
-      for (let i = 0; i < counts[len - 1]; i++) {
-        if (code >= 1 << len) throw bad("a Huffman table has more codes than its lengths allow");
-        const span = 1 << (16 - len), start = code << (16 - len);
-        this.lookup.fill((len << 8) | symbols[k++], start, start + span);
-        code++;
+      const n = counts[len - 1];
+      // As libjpeg: the all-ones code of a length is reserved (a table using it is refused).
+      if (code + n >= 1 << len) throw bad("a Huffman table has more codes than its lengths allow");
+      this.offset[len] = k - code;
+      for (let i = 0; i < n; i++, code++, k++) {
+        if (len <= FAST_BITS) {
+          const span = 1 << (FAST_BITS - len), start = code << (FAST_BITS - len);
+          this.fast.fill((len << 8) | symbols[k], start, start + span);
+        }
       }
+      if (n) this.maxCode[len] = code - 1;
       code <<= 1;
     }
   }
 }
+
+const FAST_BITS = 9;
 
 /** Reads the bits of one entropy-coded segment, removing stuffed zero bytes after 0xFF. */
 class BitReader {
@@ -142,10 +156,20 @@ class BitReader {
   }
   decode(table: HuffmanTable): number {
     if (this.bits < 16) this.fill();
-    const e = table.lookup[(this.acc >>> (this.bits - 16)) & 0xffff];
-    if (e === 0) throw this.bad();
-    this.consume(e >> 8);
-    return e & 0xff;
+    const e = table.fast[(this.acc >>> (this.bits - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
+    if (e !== 0) {
+      this.consume(e >> 8);
+      return e & 0xff;
+    }
+    const peek = (this.acc >>> (this.bits - 16)) & 0xffff;
+    for (let len = FAST_BITS + 1; len <= 16; len++) {
+      const code = peek >>> (16 - len);
+      if (code <= table.maxCode[len]) {
+        this.consume(len);
+        return table.symbols[table.offset[len] + code];
+      }
+    }
+    throw this.bad();
   }
   /** Drops buffered bits and moves to the next marker; returns its code (0 at end of data). */
   nextMarker(): number {
