@@ -873,9 +873,10 @@ export async function loadModel(
   try {
     const cacheDir = opts.cacheDir === false ? null : (opts.cacheDir ?? defaultGraphCacheDir());
     const fingerprint = await checkpointFingerprint(src);
-    // Fail on an unusable device now rather than at the first prefill.
-    assertDeviceAvailable(device);
+    // Fail on options the device cannot honour, then on an unusable device, now rather than
+    // at the first prefill (options first: no one should install a provider to learn that).
     checkDeviceOptions(device, opts);
+    assertDeviceAvailable(device);
     checkLinkCheckpoint(opts.linkCheckpoint, device, cacheDir);
     if (device === "webgpu") await requireWebGpuAdapter();
     const cacheLocation = opts.cacheLocation ?? (device === "webgpu" ? "gpu" : "cpu");

@@ -132,9 +132,15 @@ export function checkDeviceOptions(
     );
   }
   if (device !== "webgpu" && (options.precision ?? "float32") !== "float32") {
+    // cuda could compute in half precision too, but these graphs have never run on
+    // onnxruntime's CUDA provider (no machine here has it), so it is refused, not guessed.
+    const why = device === "cuda"
+      ? "the half-precision graphs are untested on onnxruntime's CUDA provider, so cuda runs " +
+        "float32 only for now; use --weights int8|int4 to save memory on cuda"
+      : `${device} runs float32 only (the CPU provider would keep float32 copies of half ` +
+        "weights); use --weights int8|int4 to save memory";
     throw new InputError(
-      `precision "${options.precision}" needs device "webgpu" (with shader-f16); ` +
-        `${device} runs float32 only`,
+      `precision "${options.precision}" needs device "webgpu" (with shader-f16): ${why}`,
     );
   }
 }

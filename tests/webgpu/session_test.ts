@@ -42,6 +42,11 @@ Deno.test("webgpu: options the device cannot honour are refused by name", async 
     InputError,
     'precision "float16" needs device "webgpu"',
   );
+  await assertRejects(
+    () => loadModel(source, { device: "cuda", precision: "float16", cacheDir: false }),
+    InputError,
+    "untested on onnxruntime's CUDA provider",
+  );
 });
 
 Deno.test("webgpu: inputs over the 2 GiB a run can pass through wasm32 are refused by name", () => {
