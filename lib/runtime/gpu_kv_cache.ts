@@ -11,8 +11,16 @@
  * storage sums in float64). Only index lists (4 bytes per merged entry) are uploaded. Reading a
  * layer back ({@link KvCache.read}) is the one cache-sized transfer, and it is counted.
  *
+ * Copies and merge passes are not submitted one by one: they are recorded into the context's
+ * one pending command encoder, and {@link GpuKvContext.flush} submits them all at once. Reads,
+ * CPU writes and closing flush first; the model flushes before each run (the decoder must see
+ * the retention pass) and after a step's appends (before the decoder's outputs are disposed),
+ * so a decode step makes one submit for its appends and one for its retention pass. Buffers
+ * freed while work is pending are destroyed after that work is submitted.
+ *
  * Every CPU↔GPU transfer made here or by a `webgpu` session is added to the process-wide
- * counts of {@link webGpuTransfers}, so tests and benchmarks can show what a step moves.
+ * counts of {@link webGpuTransfers}, so tests and benchmarks can show what a step moves; the
+ * submits made here are counted there too (`cacheSubmits`).
  *
  * @example Make GPU storage once the decoder has created onnxruntime-web's device
  * ```ts
@@ -24,13 +32,14 @@
  * gpu.bind(await webGpuDevice());
  * const cache = new KvCache({ numLayers: 2, numKvHeads: 1, headDim: 4 }, 32, gpu.storage);
  * console.log(cache.location); // "gpu"
+ * gpu.flush(); // submit what is recorded (reads and the model's runs do this themselves)
  * ```
  *
  * @module
  */
 import { InputError } from "../errors.ts";
 import type { KvRowStorage, KvStorage, RowData, RowMerge, RowMove } from "./kv_cache.ts";
-import { recordWebGpuTransfer } from "./webgpu.ts";
+import { recordWebGpuSubmit, recordWebGpuTransfer } from "./webgpu.ts";
 
 const F32 = 4;
 
@@ -69,6 +78,9 @@ export class GpuKvContext {
   #scratch: GPUBuffer | null = null;
   #merge: GPUComputePipeline | null = null;
   #closed = false;
+  #pending: GPUCommandEncoder | null = null;
+  /** Buffers freed while recorded work may still use them: destroyed after the next submit. */
+  #freed: GPUBuffer[] = [];
 
   /** GPU storage for {@link KvCache}: every layer in two buffers on this context's device. */
   readonly storage: KvStorage = (floats) => new GpuRows(this, floats);
@@ -100,10 +112,41 @@ export class GpuKvContext {
     return this.#device;
   }
 
+  /** The pending command encoder, which {@link GpuKvContext.flush} submits; opened on demand. */
+  encoder(): GPUCommandEncoder {
+    this.#pending ??= this.device.createCommandEncoder({ label: "prefixkv kv work" });
+    return this.#pending;
+  }
+
+  /** Whether recorded work awaits {@link GpuKvContext.flush}. */
+  get pending(): boolean {
+    return this.#pending !== null;
+  }
+
+  /**
+   * Submits everything recorded since the last flush in one `queue.submit`, then destroys the
+   * buffers freed meanwhile. Nothing to do when nothing is recorded.
+   */
+  flush(): void {
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending) {
+      this.device.queue.submit([pending.finish()]);
+      recordWebGpuSubmit();
+    }
+    for (const b of this.#freed.splice(0)) b.destroy();
+  }
+
+  /** Destroys `buffer`, after the pending work (which may use it) is submitted. */
+  free(buffer: GPUBuffer): void {
+    if (this.#pending) this.#freed.push(buffer);
+    else buffer.destroy();
+  }
+
   /** A buffer of at least `bytes` for rearranging a layer (grown on demand, then kept). */
   scratch(bytes: number): GPUBuffer {
     if (!this.#scratch || this.#scratch.size < bytes) {
-      this.#scratch?.destroy();
+      if (this.#scratch) this.free(this.#scratch);
       this.#scratch = this.createBuffer(bytes, "prefixkv kv scratch");
     }
     return this.#scratch;
@@ -148,6 +191,7 @@ export class GpuKvContext {
    * validation.
    */
   release(): void {
+    if (!this.#closed && this.#device) this.flush();
     this.#scratch?.destroy();
     this.#scratch = null;
     this.#merge = null;
@@ -177,7 +221,7 @@ export class GpuRows implements KvRowStorage {
     const end = real.reduce((e, m) => Math.max(e, m.to + m.count), 0);
     const scratch = this.context.scratch(end * F32);
     const back = coalesce(real.map((m) => ({ at: m.to, count: m.count })));
-    const encoder = this.context.device.createCommandEncoder();
+    const encoder = this.context.encoder();
     for (const buffer of [this.keys, this.values]) {
       for (const m of real) {
         encoder.copyBufferToBuffer(buffer, m.from * F32, scratch, m.to * F32, m.count * F32);
@@ -186,27 +230,29 @@ export class GpuRows implements KvRowStorage {
         encoder.copyBufferToBuffer(scratch, r.at * F32, buffer, r.at * F32, r.count * F32);
       }
     }
-    this.context.device.queue.submit([encoder.finish()]);
   }
 
   /** New buffers holding the first `used` floats (a GPU copy); these buffers are destroyed. */
   resized(floats: number, used: number): GpuRows {
     const out = new GpuRows(this.context, floats);
     if (used > 0) {
-      const encoder = this.context.device.createCommandEncoder();
+      const encoder = this.context.encoder();
       encoder.copyBufferToBuffer(this.keys, 0, out.keys, 0, used * F32);
       encoder.copyBufferToBuffer(this.values, 0, out.values, 0, used * F32);
-      this.context.device.queue.submit([encoder.finish()]);
     }
     this.release();
     return out;
   }
 
-  /** A GPU copy from GPU buffers; an upload (counted) from CPU floats. */
+  /**
+   * A GPU copy from GPU buffers (recorded); an upload (counted) from CPU floats, after the
+   * recorded work is submitted (queue writes run before any later submit).
+   */
   write(at: number, keys: RowData, values: RowData, count: number): void {
     if (count === 0) return;
     const device = this.context.device;
     if (keys instanceof Float32Array && values instanceof Float32Array) {
+      this.context.flush();
       device.queue.writeBuffer(this.keys, at * F32, keys as Float32Array<ArrayBuffer>, 0, count);
       device.queue.writeBuffer(
         this.values,
@@ -221,10 +267,9 @@ export class GpuRows implements KvRowStorage {
     if (keys instanceof Float32Array || values instanceof Float32Array) {
       throw new Error("GpuRows.write: keys and values must both be CPU floats or both GPU buffers");
     }
-    const encoder = device.createCommandEncoder();
+    const encoder = this.context.encoder();
     encoder.copyBufferToBuffer(keys.gpuBuffer, 0, this.keys, at * F32, count * F32);
     encoder.copyBufferToBuffer(values.gpuBuffer, 0, this.values, at * F32, count * F32);
-    device.queue.submit([encoder.finish()]);
   }
 
   /** The layer's rows to scratch, then one compute pass writing the means back, per buffer. */
@@ -242,7 +287,7 @@ export class GpuRows implements KvRowStorage {
     );
     const pipeline = this.context.mergePipeline;
     const groups = Math.min(65535, Math.ceil((slots * plan.rowSize) / 64));
-    const encoder = device.createCommandEncoder();
+    const encoder = this.context.encoder();
     for (const buffer of [this.keys, this.values]) {
       encoder.copyBufferToBuffer(buffer, 0, scratch, 0, used * F32);
       const pass = encoder.beginComputePass();
@@ -260,8 +305,7 @@ export class GpuRows implements KvRowStorage {
       pass.dispatchWorkgroups(groups);
       pass.end();
     }
-    device.queue.submit([encoder.finish()]);
-    for (const b of [offsets, members, params]) b.destroy();
+    for (const b of [offsets, members, params]) this.context.free(b);
   }
 
   /** Floats `[at, at + count)` of keys and values read back to the CPU (counted). */
@@ -276,10 +320,11 @@ export class GpuRows implements KvRowStorage {
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       })
     );
-    const encoder = device.createCommandEncoder();
+    // After what is recorded, in the same submit.
+    const encoder = this.context.encoder();
     encoder.copyBufferToBuffer(this.keys, at * F32, staging[0], 0, bytes);
     encoder.copyBufferToBuffer(this.values, at * F32, staging[1], 0, bytes);
-    device.queue.submit([encoder.finish()]);
+    this.context.flush();
     const [keys, values] = await Promise.all(staging.map(async (b) => {
       await b.mapAsync(GPUMapMode.READ);
       const copy = new Float32Array(b.getMappedRange().slice(0));
@@ -291,10 +336,10 @@ export class GpuRows implements KvRowStorage {
     return { keys, values };
   }
 
-  /** Destroys both buffers. */
+  /** Destroys both buffers (once recorded work that uses them is submitted). */
   release(): void {
-    this.keys.destroy();
-    this.values.destroy();
+    this.context.free(this.keys);
+    this.context.free(this.values);
   }
 
   /** A small buffer holding `data` (counted as an upload). */

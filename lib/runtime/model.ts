@@ -627,6 +627,10 @@ export class Model {
       if (ATTENTION_LEVEL[attention] >= 2) fetches.push(llamaNames.attention(l));
       if (attention === "headMatrices") fetches.push(llamaNames.headAttention(l));
     }
+    // The cache's recorded work (the last retention pass, deferred evictions) goes in one
+    // submit, ahead of the run that reads it.
+    const kv = gpuContextOf(cache);
+    kv?.flush();
     const t0 = performance.now();
     const out = await session.run(feeds, fetches);
     const runMs = performance.now() - t0;
@@ -640,7 +644,8 @@ export class Model {
       const [k, v] = [llamaNames.newKey(l), llamaNames.newValue(l)].map((name) => out[name]);
       cache.append(l, await newRows(k, cache), await newRows(v, cache), cachePositions);
     }
-    // The appends are queued GPU copies; later GPU work (and buffer reuse) runs after them.
+    // Every layer's appends go in one submit, before the outputs they copy from are disposed.
+    kv?.flush();
     for (const v of Object.values(out)) if (v.location === "gpu-buffer") v.dispose();
     // A placeholder column sits first in each sample's rows of an empty layer: drop it.
     const perLayer = (name: (l: number) => string) =>
@@ -782,6 +787,13 @@ export class Model {
 }
 
 /** New entries as a cache takes them: GPU buffers for a GPU cache, else CPU floats. */
+/** The GPU context holding `cache`'s rows; `null` for a CPU cache. */
+function gpuContextOf(cache: KvCache): GpuKvContext | null {
+  if (cache.location !== "gpu") return null;
+  const rows = cache.storageOf(0).rows;
+  return rows instanceof GpuRows ? rows.context : null;
+}
+
 async function newRows(t: RuntimeTensor, cache: KvCache): Promise<RowData> {
   if (t.location !== "gpu-buffer") return t.data as Float32Array;
   if (cache.location === "gpu") return { gpuBuffer: t.gpuBuffer as GPUBuffer };

@@ -106,9 +106,17 @@ export interface WebGpuTransfers {
   uploads: number;
   /** Number of downloads. */
   downloads: number;
+  /** `queue.submit` calls made by GPU KV caches (copies, merges, reads), not by sessions. */
+  cacheSubmits: number;
 }
 
-const transfers: WebGpuTransfers = { uploadBytes: 0, downloadBytes: 0, uploads: 0, downloads: 0 };
+const transfers: WebGpuTransfers = {
+  uploadBytes: 0,
+  downloadBytes: 0,
+  uploads: 0,
+  downloads: 0,
+  cacheSubmits: 0,
+};
 
 /**
  * A snapshot of the bytes moved between CPU and GPU so far (webgpu sessions and GPU caches);
@@ -125,6 +133,11 @@ const transfers: WebGpuTransfers = { uploadBytes: 0, downloadBytes: 0, uploads: 
  */
 export function webGpuTransfers(): WebGpuTransfers {
   return { ...transfers };
+}
+
+/** Counts one `queue.submit` of GPU KV-cache work in {@link webGpuTransfers}. */
+export function recordWebGpuSubmit(): void {
+  transfers.cacheSubmits++;
 }
 
 /** Adds one transfer of `bytes` to {@link webGpuTransfers}. */

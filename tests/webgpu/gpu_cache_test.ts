@@ -199,6 +199,12 @@ Deno.test({
           const before = webGpuTransfers();
           await model.step(9 + s, pre.cache, IDS.length + s, { attention: true });
           const after = webGpuTransfers();
+          // One submit for every layer's appends, one more for the evictions recorded before.
+          assertEquals(
+            after.cacheSubmits - before.cacheSubmits,
+            onGpu ? (s === 2 ? 2 : 1) : 0,
+            `step ${s}: cache submits`,
+          );
           const up = after.uploadBytes - before.uploadBytes;
           const down = after.downloadBytes - before.downloadBytes;
           // Uploads: embeddings, one int64 position id, the past bias of every layer.
@@ -214,8 +220,11 @@ Deno.test({
             assertEquals(up, inputs + cache, `step ${s}: cpu-held cache fed`);
             assertEquals(down, outputs + 2 * t.numLayers * layerBytes(1));
           }
-          if (s === 1) { for (let l = 0; l < t.numLayers; l++) pre.cache.evict(l, 3); // on the GPU
-           }
+          if (s === 1) {
+            const submits = webGpuTransfers().cacheSubmits;
+            for (let l = 0; l < t.numLayers; l++) pre.cache.evict(l, 3); // on the GPU
+            assertEquals(webGpuTransfers().cacheSubmits, submits, "evictions are recorded");
+          }
         }
         pre.cache.release();
       }
