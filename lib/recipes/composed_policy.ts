@@ -84,13 +84,21 @@ export class ComposedPolicy implements CachePolicy {
     });
     const kept = result.kept;
     if (kept.length !== layers) {
-      throw new Error(`allocation ${allocation.name}: ${kept.length} counts for ${layers} layers`);
+      throw new InputError(
+        `allocation "${allocation.name}" returned ${kept.length} counts for a ${layers}-layer ` +
+          `model; an allocation must return one count per layer (AllocationInput.numLayers)`,
+      );
     }
     const entryScores: Float32Array[] | undefined = scores && !selection.merges ? [] : undefined;
     for (let l = 0; l < layers; l++) {
       const count = kept[l];
       if (!Number.isInteger(count) || count < minKeep || count > n) {
-        throw new Error(`allocation ${allocation.name}: layer ${l} keeps ${count} of ${n}`);
+        throw new InputError(
+          `allocation "${allocation.name}" keeps ${count} entries in layer ${l} of a ${n}-entry ` +
+            `prompt, outside [${minKeep}, ${n}]: selection "${selection.name}" always keeps ` +
+            `minKeep = ${minKeep}; an allocation must return whole counts in ` +
+            `[AllocationInput.minKeep, promptLength] (floor each layer at minKeep)`,
+        );
       }
       const plan = selection.select({ layer: l, promptLength: n, count, scores: scores?.[l] });
       if (plan.kind === "keep") {

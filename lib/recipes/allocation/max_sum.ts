@@ -5,6 +5,11 @@
  * maximises the total retained normalised importance Σ_l P_l, where PrefixKV's bisection
  * equalises P_l across layers (max–min, paper.md §1.4); the two differ when layers' curves differ.
  *
+ * Every layer keeps at least the selection's `minKeep`. When the selection protects fewer
+ * positions than that (a sink and the last token, but a floor of 8), a layer's first
+ * `minKeep − protected` ranked entries fill its floor and cost no budget, so the total stays
+ * exactly round(r·N·L) and no layer exceeds N.
+ *
  * @module
  */
 import type { Allocation } from "../recipe.ts";
@@ -21,9 +26,9 @@ export function maxSumAllocation(): Allocation {
       const total = targetTotal(fraction, n, numLayers, minKeep);
       const isProtected = new Uint8Array(n);
       for (const p of protectedPositions) isProtected[p] = 1;
-      const extra = n - minKeep; // unprotected entries per layer
-      const layerOf = new Int32Array(numLayers * extra);
-      const value = new Float64Array(numLayers * extra);
+      const unprotected = n - isProtected.reduce((s, x) => s + x, 0); // ranked entries per layer
+      const layerOf = new Int32Array(numLayers * unprotected);
+      const value = new Float64Array(numLayers * unprotected);
       let c = 0;
       for (let l = 0; l < numLayers; l++) {
         const s = scores[l];
@@ -40,7 +45,17 @@ export function maxSumAllocation(): Allocation {
       const order = Array.from({ length: c }, (_, i) => i);
       order.sort((a, b) => value[b] - value[a] || a - b);
       const counts = new Int32Array(numLayers).fill(minKeep);
-      for (let i = 0; i < total - minKeep * numLayers; i++) counts[layerOf[order[i]]]++;
+      // Ranked entries a layer's floor already pays for (0 when the selection protects minKeep).
+      const prepaid = new Int32Array(numLayers).fill(Math.max(0, minKeep - (n - unprotected)));
+      let left = total - minKeep * numLayers;
+      for (let i = 0; i < c && left > 0; i++) {
+        const l = layerOf[order[i]];
+        if (prepaid[l] > 0) prepaid[l]--;
+        else {
+          counts[l]++;
+          left--;
+        }
+      }
       return { kept: counts };
     },
   };

@@ -5,10 +5,20 @@
  * must be within 0.02 of 1 − budget (catches loading the `_0.2` file for a 20% budget). Its
  * source and ratios travel in the `prefixkv` decision section.
  *
+ * Every layer keeps at least the selection's `minKeep`. The reference's counts already keep
+ * `startSize + 1` (PrefixKV's own selection protects exactly that, so its counts are the
+ * reference's). A selection that protects more lifts the layers below its floor, and the
+ * entries the lift adds are taken back from the layers above it, in proportion to how far above
+ * they are, so the total stays the config's Σ_l (N − round(ρ_l·N)). Only when that total is
+ * below minKeep·L does every layer keep minKeep (more than the config). Decoding maintains the
+ * config's ρ_l in every layer the floor left alone and 1 − K_l/N in the layers it changed, so
+ * each layer keeps its prefill share.
+ *
  * @module
  */
 import { InputError } from "../../errors.ts";
 import { checkLayerCount, evictCountsFromRatios } from "../../prefix/config.ts";
+import { apportion } from "../ranking.ts";
 import type { Allocation } from "../recipe.ts";
 import type { PrefixKvDecision } from "./prefix_search.ts";
 
@@ -40,7 +50,7 @@ export function offlineConfigAllocation(
     uniform: false,
     needsScores: false,
     calibratedFraction: budgetOfConfig,
-    allocate({ promptLength, numLayers, fraction }) {
+    allocate({ promptLength, numLayers, fraction, minKeep }) {
       checkLayerCount(ratios, numLayers, source);
       if (Math.abs(budgetOfConfig - fraction) > CONFIG_BUDGET_SLACK) {
         throw new InputError(
@@ -50,7 +60,9 @@ export function offlineConfigAllocation(
         );
       }
       const evict = evictCountsFromRatios(ratios, promptLength, startSize);
-      const kept = evict.map((e) => promptLength - e);
+      const reference = evict.map((e) => promptLength - e);
+      const kept = floorAtMinKeep(reference, minKeep, promptLength);
+      const moved = kept.reduce((s, k, l) => s + Math.max(0, k - reference[l]), 0);
       const prefixkv: PrefixKvDecision = {
         mode: "offline",
         p: null,
@@ -59,12 +71,33 @@ export function offlineConfigAllocation(
         kept,
         configEvictRatios: [...ratios],
         source,
+        ...(moved > 0 && { floorMoved: moved }),
       };
       return {
         kept: Int32Array.from(kept),
-        evictRatios: ratios,
+        evictRatios: moved > 0
+          ? ratios.map((r, l) =>
+            kept[l] === reference[l] ? r : (promptLength - kept[l]) / promptLength
+          )
+          : ratios,
         sections: { prefixkv: { ...prefixkv } },
       };
     },
   };
+}
+
+/**
+ * The counts `reference` with every layer at least `minKeep`: the layers lifted to the floor
+ * are paid for by the others in proportion to their slack above it, so the sum is unchanged
+ * (unless it is below minKeep·L, then every layer keeps minKeep). Unchanged when no layer is
+ * below the floor.
+ */
+function floorAtMinKeep(reference: number[], minKeep: number, n: number): number[] {
+  if (reference.every((k) => k >= minKeep)) return reference;
+  const layers = reference.length;
+  const total = Math.max(minKeep * layers, reference.reduce((s, k) => s + k, 0));
+  const slack = reference.map((k) => Math.max(0, k - minKeep));
+  const slackSum = slack.reduce((s, x) => s + x, 0);
+  const share = slackSum > 0 ? (total - minKeep * layers) / slackSum : 0;
+  return Array.from(apportion(slack.map((x) => minKeep + x * share), total, minKeep, n));
 }

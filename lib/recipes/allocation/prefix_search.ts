@@ -41,6 +41,11 @@ export interface PrefixKvDecision {
   configEvictRatios: number[] | null;
   /** Offline: where the config came from (a file path, or "PrefixKV config"). */
   source?: string;
+  /**
+   * Offline: entries moved between layers to lift layers to the selection's minKeep (absent
+   * when the config's counts already meet it, as with PrefixKV's own selection).
+   */
+  floorMoved?: number;
 }
 
 /**
