@@ -15,6 +15,8 @@ import {
   maxSumAllocation,
   offlineConfigAllocation,
   prefillImportance,
+  prefixSelection,
+  recompose,
   topKSelection,
 } from "../../lib/recipes/mod.ts";
 import { positionsOf, prefillWith, simulate } from "./harness.ts";
@@ -102,6 +104,18 @@ Deno.test("prefixkv with an offline config keeps the reference's counts (its flo
   prefillWith(policy, [FALLING, FLAT, FALLING]);
   assertEquals(Array.from(policy.decision!.kept), [2, 7, 6]);
   assertEquals(policy.decision!.sections.prefixkv.floorMoved, undefined);
+});
+
+Deno.test("prefixkv's offline config recomposed with a larger startSize: every layer at its floor", () => {
+  // The config's counts use startSize 1 ([2, 7, 6] = 15); prefix-top(s=4) keeps 5 per layer.
+  // Lifting layer 0 by 3 uses up all the slack above 5 ([0, 2, 1]): [5, 5, 5], still 15.
+  const base = createRecipe("prefixkv", { conf: [0.8, 0.3, 0.4] });
+  const policy = recompose(base, { selection: prefixSelection(4) }).policy({
+    fraction: 0.5,
+  }) as ComposedPolicy;
+  const cache = prefillWith(policy, [FALLING, FLAT, FALLING]);
+  assertEquals(Array.from(policy.decision!.kept), [5, 5, 5]);
+  assertEquals(positionsOf(cache)[0], [0, 1, 2, 3, 9]);
 });
 
 Deno.test("max-sum under a floor above what the selection protects: exact total, no layer over N", () => {
