@@ -9,6 +9,9 @@
  * (tens of MiB) dwarfs a step's inputs and outputs. From the CPU-held run's upload rate it
  * also prints what a LLaMA-7B cache of 1 000 tokens would cost per step if fed from the CPU.
  *
+ * Each row also gives the median time inside the decoder's `session.run` (the rest of a step is
+ * feeding and appending) and the cache's own `queue.submit` calls per step (`cacheSubmits`).
+ *
  * Output: a table, and with `--json` one JSON object (rows, adapter, provenance) on the last
  * line of stdout. Progress goes to stderr.
  *
@@ -77,6 +80,10 @@ export interface CacheRow {
   steps: number;
   /** Median ms per decode step (forward, appends), wall clock. */
   stepMs: number;
+  /** Median ms of those inside the decoder's `session.run` (the rest: feeds, appends). */
+  runMs: number;
+  /** Mean `queue.submit` calls of the cache's own work per step (appends). */
+  cacheSubmitsPerStep: number;
   /** Mean bytes uploaded (CPU → GPU) per step. */
   uploadBytesPerStep: number;
   /** Mean bytes downloaded (GPU → CPU) per step. */
@@ -93,6 +100,8 @@ export interface CacheRow {
 class Run {
   ids: number[] = [];
   ms: number[] = [];
+  runMs: number[] = [];
+  submits = 0;
   up = 0;
   down = 0;
   largest = 0;
@@ -109,7 +118,9 @@ class Run {
       this.promptTokens + this.ids.length - 1,
     );
     this.ms.push(performance.now() - t0);
+    this.runMs.push(out.runMs);
     const after = webGpuTransfers();
+    this.submits += after.cacheSubmits - before.cacheSubmits;
     const up = after.uploadBytes - before.uploadBytes;
     const down = after.downloadBytes - before.downloadBytes;
     this.up += up;
@@ -140,8 +151,8 @@ async function measure(
       run.promptTokens = embeds.length / model.hiddenSize;
       run.ids.push(argmax(pre.logits));
       await run.step(); // unmeasured: shaders compile, buffers settle
-      run.ms = [];
-      [run.up, run.down, run.largest] = [0, 0, 0];
+      [run.ms, run.runMs] = [[], []];
+      [run.up, run.down, run.largest, run.submits] = [0, 0, 0, 0];
       runs.push(run);
     }
     for (let s = 0; s < steps; s++) for (const run of runs) await run.step();
@@ -151,6 +162,8 @@ async function measure(
       promptTokens: r.promptTokens,
       steps,
       stepMs: median(r.ms),
+      runMs: median(r.runMs),
+      cacheSubmitsPerStep: r.submits / steps,
       uploadBytesPerStep: r.up / steps,
       downloadBytesPerStep: r.down / steps,
       largestTransferBytes: r.largest,
@@ -215,7 +228,17 @@ function kib(bytes: number): string {
 
 /** The table printed to stdout. */
 export function formatRows(rows: readonly CacheRow[]): string {
-  const head = ["workload", "cache on", "prompt", "cache", "up/step", "down/step", "ms/step"];
+  const head = [
+    "workload",
+    "cache on",
+    "prompt",
+    "cache",
+    "up/step",
+    "down/step",
+    "ms/step",
+    "in run",
+    "submits/step",
+  ];
   const body = rows.map((r) => [
     r.workload,
     r.cacheLocation,
@@ -224,6 +247,8 @@ export function formatRows(rows: readonly CacheRow[]): string {
     kib(r.uploadBytesPerStep),
     kib(r.downloadBytesPerStep),
     r.stepMs.toFixed(1),
+    r.runMs.toFixed(1),
+    r.cacheSubmitsPerStep.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
